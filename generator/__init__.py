@@ -1,0 +1,1 @@
+"""Autoencoder-GAN face swap: shared encoder, one decoder per identity, patch discriminator."""

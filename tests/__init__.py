@@ -1,0 +1,1 @@
+"""fakescope test-suite."""
