@@ -1,0 +1,41 @@
+"""Atomic file writes: a reader (dashboard, a second audit, CI) never sees a half-written file.
+
+The temporary file lives in the target's own directory so ``os.replace`` is a same-filesystem
+rename, which is atomic on POSIX and Windows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return target
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> Path:
+    """Strict JSON (NaN/inf rejected): other tools parse these files, and NaN is not JSON."""
+    return write_text_atomic(path, json.dumps(obj, indent=indent, allow_nan=False, sort_keys=False) + "\n")

@@ -1,0 +1,136 @@
+"""Command line entry point ``fakescope`` (contract: ../shared/DESIGN.md).
+
+Exit codes: 0 success (any verdict), 2 unusable input or arguments with one plain line on stderr,
+1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        print(f"fakescope: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _err(path: object, reason: str) -> None:
+    print(f"fakescope: error: {path}: {reason}", file=sys.stderr)
+
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
+
+
+def expand_inputs(items: Sequence[str]) -> list[Path]:
+    """Directories expand to the videos they hold (sorted); files are kept as given."""
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in VIDEO_SUFFIXES))
+        else:
+            out.append(p)
+    return out
+
+
+def _scan_one(path: Path, config) -> tuple[str, dict | None, str | None, bool]:  # noqa: ANN001
+    """Returns (path, record, error line, internal?) so worker processes never raise across the pool."""
+    from fakescope.errors import UnusableInputError
+    from fakescope.scan import scan_video
+
+    try:
+        return str(path), scan_video(path, config).record, None, False
+    except UnusableInputError as exc:
+        return str(path), None, exc.reason, False
+    except Exception as exc:  # noqa: BLE001 - reported as an internal error for this file only
+        return str(path), None, f"internal error: {exc.__class__.__name__}: {exc}", True
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from fakescope.atomic import atomic_write_json
+    from fakescope.scan import ScanConfig
+
+    paths = expand_inputs(args.videos)
+    if not paths:
+        _err(" ".join(args.videos), "no video files found")
+        return EXIT_USAGE
+    config = ScanConfig(detector=args.detector or "default", registry=Path(args.registry) if args.registry else None,
+                        progress=not args.quiet and sys.stderr.isatty())
+    results: list[tuple[str, dict | None, str | None, bool]] = []
+    if args.jobs > 1 and len(paths) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            results = list(pool.map(_scan_one, paths, [config] * len(paths)))
+    else:
+        results = [_scan_one(p, config) for p in paths]
+
+    records = []
+    unusable = internal_error = False
+    for path, record, error, internal in results:
+        if error is not None:
+            _err(path, error)
+            internal_error |= internal
+            unusable |= not internal
+            continue
+        records.append(record)
+        print(f"{path}: {record['verdict']} (P(fake)={record['fake_probability']:.3f}, "
+              f"{record['faces']['frames_with_face']}/{record['video']['frames']} frames with a face, "
+              f"{record['timing']['seconds']:.1f} s)")
+    if args.json and records:
+        atomic_write_json(args.json, records[0] if len(paths) == 1 else records)
+    if args.report and records:
+        from fakescope.report import write_scan_report
+
+        write_scan_report(records, Path(args.report))
+    return EXIT_INTERNAL if internal_error else EXIT_USAGE if unusable else EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from fakescope import __version__
+
+    parser = _Parser(prog="fakescope", description="Deepfake detection and forensics suite.")
+    parser.add_argument("--version", action="version", version=f"fakescope {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    scan = sub.add_parser("scan", help="analyse videos and give a verdict for each")
+    scan.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or directories of videos")
+    scan.add_argument("--json", metavar="OUT.json", help="write the verdict JSON (a list when several videos)")
+    scan.add_argument("--report", metavar="OUT.html", help="write a self-contained HTML report")
+    scan.add_argument("--detector", metavar="NAME_OR_DIR", help="detector name from `fakescope detector list` or a model dir")
+    scan.add_argument("--registry", metavar="DB", help="provenance registry of authentic originals")
+    scan.add_argument("--jobs", type=int, default=1, metavar="N", help="videos analysed in parallel")
+    scan.add_argument("--quiet", action="store_true", help="no progress bar")
+    scan.set_defaults(func=cmd_scan)
+
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+# Other modules add their sub-commands here (name -> function taking the subparsers object).
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("fakescope: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"fakescope: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+

@@ -1,0 +1,153 @@
+"""One pass over a video feeding every analyzer, ending in the verdict JSON of DESIGN.md."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fakescope import __version__
+from fakescope.analyzers import Analyzer, CropCache, build_analyzers
+from fakescope.faces import FaceTracker, PipelineConfig
+from fakescope.fusion import fuse
+from fakescope.types import Evidence, Verdict
+from fakescope.video import DEFAULT_MAX_BYTES, FrameStats, iter_frames, probe
+
+DESIGN_ANALYZERS = ("detector", "blink", "edges", "pulse", "provenance")
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    detector: str = "default"
+    registry: Path | None = None
+    analyzers: tuple[str, ...] | None = None  # None: every installed analyzer
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    max_bytes: int = DEFAULT_MAX_BYTES
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """The verdict JSON plus what a report needs that JSON readers do not (kept out of the JSON)."""
+
+    record: dict[str, Any]
+    verdict: Verdict
+    track_evidence: dict[int, list[Evidence]]
+    skipped: dict[str, str]
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _progress(total: int, enabled: bool, name: str):  # noqa: ANN202
+    from tqdm import tqdm
+
+    return tqdm(total=total or None, desc=name[-30:], unit="frame", disable=(not enabled) or None,
+                file=sys.stderr, leave=False)
+
+
+def _analyzer_json(name: str, ev: Evidence | None) -> dict[str, Any] | None:
+    if ev is None:
+        return None
+    out: dict[str, Any] = {"score": float(ev.score), "status": ev.status}
+    out.update(ev.details)
+    return out
+
+
+def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: list[Analyzer] | None = None) -> ScanResult:
+    """Analyse one video. Raises UnusableInputError for files that are not usable videos."""
+    config = config or ScanConfig()
+    p = Path(path)
+    t0 = time.perf_counter()
+    info = probe(p, max_bytes=config.max_bytes)
+    digest = sha256_file(p)
+    skipped: dict[str, str] = {}
+    if analyzers is None:
+        analyzers, skipped = build_analyzers(config, list(config.analyzers) if config.analyzers else None)
+    for a in analyzers:
+        a.start(info)
+
+    tracker = FaceTracker(config.pipeline)
+    crops = CropCache()
+    stats = FrameStats()
+    frames_with_face = 0
+    track_frames: dict[int, int] = {}
+    bar = _progress(info.frames, config.progress, p.name)
+    try:
+        for index, ts, frame in iter_frames(p, info):
+            faces = tracker.process(index, ts, frame)
+            stats.add(ts)
+            if faces:
+                frames_with_face += 1
+                for f in faces:
+                    track_frames[f.track_id] = track_frames.get(f.track_id, 0) + 1
+            crops.reset(index, frame)
+            for a in analyzers:
+                a.update(index, ts, frame, faces, crops)
+            bar.update(1)
+    finally:
+        bar.close()
+    info = stats.finalize(info)
+    if stats.frames < 2:
+        from fakescope.errors import UnusableInputError
+
+        raise UnusableInputError(str(p), "has fewer than two decodable frames: a still image, not a video")
+
+    track_evidence: dict[int, list[Evidence]] = {tid: [] for tid in track_frames}
+    models: dict[str, str] = {}
+    for a in analyzers:
+        for tid, ev in a.finish().items():
+            track_evidence.setdefault(tid, []).append(ev)
+        models.update(getattr(a, "model_hashes", {}) or {})
+
+    per_track = {tid: fuse(evs) for tid, evs in track_evidence.items()}
+    if per_track:
+        chosen = max(per_track, key=lambda t: (per_track[t].label != "inconclusive", per_track[t].fake_probability))
+        verdict = Verdict(per_track[chosen].label, per_track[chosen].fake_probability,
+                          tuple(track_evidence[chosen]), chosen, per_track[chosen].reason)
+    else:
+        verdict = Verdict("inconclusive", 0.5, (), None, "no face was found in any frame")
+
+    by_name = {ev.analyzer: ev for ev in verdict.evidence}
+    analyzers_json: dict[str, Any] = {}
+    for name in DESIGN_ANALYZERS:
+        if name in by_name:
+            analyzers_json[name] = _analyzer_json(name, by_name[name])
+        elif name not in skipped:
+            analyzers_json[name] = {"score": 0.5, "status": "insufficient",
+                                    "reason": "no face was analysed" if not per_track else "no evidence for this track"}
+    for name, ev in by_name.items():
+        if name not in analyzers_json:
+            analyzers_json[name] = _analyzer_json(name, ev)
+
+    seconds = time.perf_counter() - t0
+    record: dict[str, Any] = {
+        "file": str(p),
+        "sha256": digest,
+        "verdict": verdict.label,
+        "fake_probability": round(float(verdict.fake_probability), 6),
+        "video": info.as_json(),
+        "faces": {"frames_with_face": frames_with_face, "tracks": len(track_frames)},
+        "analyzers": analyzers_json,
+        "timing": {"seconds": round(seconds, 3), "frames_per_second": round(stats.frames / max(seconds, 1e-9), 2)},
+        "versions": {"fakescope": __version__, "models": models},
+        "selected_track": verdict.track_id,
+        "tracks": [
+            {"track_id": tid, "frames": track_frames.get(tid, 0), "verdict": v.label,
+             "fake_probability": round(float(v.fake_probability), 6)}
+            for tid, v in sorted(per_track.items())
+        ],
+        "reason": verdict.reason,
+        "rotation": info.rotation,
+        "variable_frame_rate": info.variable_frame_rate,
+        "skipped_analyzers": skipped,
+    }
+    return ScanResult(record=record, verdict=verdict, track_evidence=track_evidence, skipped=skipped)

@@ -1,0 +1,33 @@
+"""Shared fixtures: paths to the tiny bundled clips and writers for synthetic videos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def talking_head() -> Path:
+    """6.4 s real talking head (436x500, 30 fps) with one blink at frames 73-78."""
+    return FIXTURES / "talking_head.mp4"
+
+
+def write_video(path: Path, frames: list[np.ndarray] | np.ndarray, fps: float = 25.0) -> Path:
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def no_face_video(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    frames = [np.clip(rng.normal(120, 30, (120, 160, 3)), 0, 255).astype(np.uint8) for _ in range(30)]
+    return write_video(tmp_path / "noface.mp4", frames)
