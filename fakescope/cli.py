@@ -92,6 +92,18 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_INTERNAL if internal_error else EXIT_USAGE if unusable else EXIT_OK
 
 
+def cmd_testset_build(args: argparse.Namespace) -> int:
+    from generator.testset import TestsetConfig, build_testset
+
+    if args.attack and not args.detector:
+        raise ValueError("--attack needs --detector NAME_OR_DIR (the detector to attack)")
+    cfg = TestsetConfig(seed=args.seed, runs=tuple(args.run or ()), attack=args.attack, attack_detector=args.detector,
+                        segments_per_video=args.segments, clip_frames=args.frames)
+    manifest = build_testset(args.real, Path(args.out), cfg, progress=not args.quiet)
+    print(f"manifest: {manifest}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     from fakescope import __version__
 
@@ -108,6 +120,21 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--jobs", type=int, default=1, metavar="N", help="videos analysed in parallel")
     scan.add_argument("--quiet", action="store_true", help="no progress bar")
     scan.set_defaults(func=cmd_scan)
+
+    testset = sub.add_parser("testset", help="build adversarial test sets").add_subparsers(
+        dest="testset_command", required=True, parser_class=_Parser)
+    tb = testset.add_parser("build", help="build a test set from real videos")
+    tb.add_argument("--real", nargs="+", required=True, metavar="VIDEO_OR_DIR")
+    tb.add_argument("--out", required=True, metavar="DIR")
+    tb.add_argument("--seed", type=int, default=0)
+    tb.add_argument("--run", action="append", metavar="RUN_DIR",
+                    help="generator run for ae_swap / ae_gan_swap fakes (repeatable)")
+    tb.add_argument("--attack", choices=["fgsm", "pgd"])
+    tb.add_argument("--detector", metavar="NAME", help="detector attacked by --attack")
+    tb.add_argument("--segments", type=int, default=3, help="segments cut from each real video")
+    tb.add_argument("--frames", type=int, default=48, help="frames per item")
+    tb.add_argument("--quiet", action="store_true")
+    tb.set_defaults(func=cmd_testset_build)
 
     for register in _EXTRA_COMMANDS:
         register(sub)

@@ -1,0 +1,344 @@
+"""`fakescope testset build`: reproducible adversarial test sets with provenance.
+
+Each real video is cut into a few short segments. From every segment we write the real clip
+and one clip per fake method (self-blend, face-warp, autoencoder swaps), each passed through a
+randomly drawn perturbation chain and H.264-encoded. Every item gets aligned face crops (decoded
+back from the written clip, so they show what a scan sees) for fast detector training.
+
+Reproducibility: all randomness flows from ``seed`` and the item id, frames are encoded with
+bit-exact single-threaded x264, so the same inputs and seed give the same files and hashes.
+Resumability: an item is finished when its sidecar JSON exists; a rerun skips finished items.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from fakescope import __version__
+from fakescope.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from fakescope.errors import UnusableInputError
+from fakescope.faces import FaceTracker, align_face
+from fakescope.video import iter_frames, probe
+from generator.perturb import apply_frame, sample_perturbation
+from generator.warpfake import sample_warp_params, warp_fake_frame
+
+MANIFEST_COLUMNS = ["path", "label", "source", "identity", "method", "params", "seed", "split", "sha256",
+                    "crops", "source_start_frame", "frames"]
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
+
+
+@dataclass(frozen=True)
+class TestsetConfig:
+    __test__ = False  # not a pytest test class despite the name
+
+    seed: int = 0
+    clip_frames: int = 48  # frames per item
+    segments_per_video: int = 3
+    max_side: int = 512  # frames are downscaled so their long side is at most this
+    crop_size: int = 160
+    crops_per_item: int = 16
+    min_face_fraction: float = 0.9  # segments where the face is found less often are skipped
+    methods: tuple[str, ...] = ("self_blend", "warp", "ae_swap", "ae_gan_swap")
+    split_fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)  # train, val, test (by identity)
+    runs: tuple[str, ...] = ()  # generator run dirs for ae_swap / ae_gan_swap
+    attack: str | None = None  # fgsm | pgd
+    attack_detector: str | None = None
+    attack_eps: tuple[int, ...] = (2, 4, 8)  # in 1/255 units
+    pgd_steps: int = 10
+
+
+@dataclass(frozen=True)
+class Segment:
+    source: Path
+    identity: str
+    index: int
+    start: int
+    frames: list[np.ndarray] = field(repr=False)
+    landmarks: list[np.ndarray | None] = field(repr=False)
+
+
+def stable_rng(seed: int, *keys: str) -> np.random.Generator:
+    return np.random.default_rng([seed, *(zlib.crc32(k.encode()) for k in keys)])
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def find_videos(inputs: Sequence[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*") if q.suffix.lower() in VIDEO_SUFFIXES and q.is_file()))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise UnusableInputError(str(p), "no such file or directory")
+    return out
+
+
+def identity_of(path: Path) -> str:
+    """One identity per video (the file stem, made unique with its parent folder when needed)."""
+    return f"{path.parent.name}_{path.stem}".replace(" ", "_")
+
+
+def assign_splits(identities: Sequence[str], seed: int, fractions: tuple[float, float, float]) -> dict[str, str]:
+    """Identity-disjoint splits: whole identities go to one split, shuffled by the seed."""
+    ids = sorted(set(identities))
+    order = stable_rng(seed, "splits").permutation(len(ids))
+    n = len(ids)
+    n_test = max(1, round(n * fractions[2])) if n >= 3 else 0
+    n_val = max(1, round(n * fractions[1])) if n >= 3 else 0
+    out = {}
+    for rank, i in enumerate(order):
+        out[ids[i]] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
+    return out
+
+
+def plan_segments(n_frames: int, cfg: TestsetConfig, rng: np.random.Generator) -> list[int]:
+    """Non-overlapping segment starts spread over the video, jittered by the seed."""
+    if n_frames < cfg.clip_frames:
+        return []
+    k = min(cfg.segments_per_video, n_frames // cfg.clip_frames)
+    slot = n_frames // k
+    starts = []
+    for i in range(k):
+        free = slot - cfg.clip_frames
+        starts.append(i * slot + (int(rng.integers(0, free + 1)) if free > 0 else 0))
+    return starts
+
+
+def read_segments(path: Path, cfg: TestsetConfig) -> Iterator[Segment]:
+    info = probe(path)
+    starts = plan_segments(info.frames, cfg, stable_rng(cfg.seed, "segments", identity_of(path)))
+    if not starts:
+        return
+    scale = min(1.0, cfg.max_side / max(info.width, info.height))
+    want = {s + i: (si, s) for si, s in enumerate(starts) for i in range(cfg.clip_frames)}
+    cur: dict[str, Any] | None = None
+    tracker: FaceTracker | None = None
+    for index, ts, frame in iter_frames(path, info):
+        if index not in want:
+            continue
+        si, start = want[index]
+        if cur is None or cur["index"] != si:
+            tracker = FaceTracker()
+            cur = {"index": si, "start": start, "frames": [], "lms": []}
+        if scale < 1.0:
+            frame = cv2.resize(frame, (round(info.width * scale) // 2 * 2, round(info.height * scale) // 2 * 2),
+                               interpolation=cv2.INTER_AREA)
+        elif frame.shape[0] % 2 or frame.shape[1] % 2:  # H.264 4:2:0 needs even sizes
+            frame = np.ascontiguousarray(frame[: frame.shape[0] // 2 * 2, : frame.shape[1] // 2 * 2])
+        assert tracker is not None
+        faces = tracker.process(index, ts, frame)
+        main = min(faces, key=lambda f: f.track_id) if faces else None
+        cur["frames"].append(frame)
+        cur["lms"].append(None if main is None else main.landmarks)
+        if len(cur["frames"]) == cfg.clip_frames:
+            found = sum(lm is not None for lm in cur["lms"]) / cfg.clip_frames
+            if found >= cfg.min_face_fraction:
+                yield Segment(path, identity_of(path), si, start, cur["frames"], cur["lms"])
+            cur = None
+
+
+def _encode(frames: Sequence[np.ndarray], fps: float, crf: int, tmp: Path) -> bytes:
+    h, w = frames[0].shape[:2]
+    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}", "-r", f"{fps:g}",
+           "-i", "-", "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p",
+           "-threads", "1", "-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1", str(tmp)]
+    if shutil.which("ffmpeg") is None:
+        raise RuntimeError("ffmpeg is required to build test sets (apt-get install ffmpeg)")
+    proc = subprocess.run(cmd, input=b"".join(np.ascontiguousarray(f).tobytes() for f in frames),
+                          capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
+    data = tmp.read_bytes()
+    tmp.unlink()
+    return data
+
+
+FakeFn = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]
+
+
+class MethodBank:
+    """Frame-level fake makers by method name; swap engines load lazily from generator runs."""
+
+    def __init__(self, cfg: TestsetConfig) -> None:
+        self.cfg = cfg
+        self._engines: dict[str, Any] = {}
+
+    def available(self) -> list[str]:
+        methods = [m for m in self.cfg.methods if m in ("self_blend", "warp")]
+        for m in ("ae_swap", "ae_gan_swap"):
+            if m in self.cfg.methods and self._engine(m) is not None:
+                methods.append(m)
+        return methods
+
+    def _engine(self, method: str) -> Any:
+        if method not in self._engines:
+            self._engines[method] = None
+            from generator.render import SwapEngine  # lazy: needs torch
+
+            for run in self.cfg.runs:
+                eng = SwapEngine(Path(run))
+                if (method == "ae_gan_swap") == bool(eng.uses_gan):
+                    self._engines[method] = eng
+                    break
+        return self._engines[method]
+
+    def item_params(self, method: str, segment: Segment, rng: np.random.Generator) -> dict[str, Any]:
+        if method == "self_blend":
+            return {"frame_seed": int(rng.integers(2**31))}
+        if method == "warp":
+            return sample_warp_params(rng)
+        if method in ("ae_swap", "ae_gan_swap"):
+            eng = self._engine(method)
+            targets = [t for t in eng.identities if t != segment.identity] or list(eng.identities)
+            return {"run": Path(eng.run_dir).name, "to": targets[int(rng.integers(len(targets)))],
+                    "color": str(rng.choice(["reinhard", "hist"])), "blend": str(rng.choice(["feather", "seamless"])),
+                    "erode": int(rng.choice([3, 6, 10])), "feather": int(rng.choice([5, 9, 15]))}
+        return {}
+
+    def make_frame(self, method: str, frame: np.ndarray, lm: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+        if method == "self_blend":
+            from forensics.selfblend import self_blend
+
+            # The same parameters on every frame of the clip (fresh rng per frame) avoid flicker.
+            return self_blend(frame, lm, np.random.default_rng(params["frame_seed"]))[0]
+        if method == "warp":
+            return warp_fake_frame(frame, lm, params)[0]
+        if method in ("ae_swap", "ae_gan_swap"):
+            from generator.render import RenderOptions
+
+            opts = RenderOptions(color=params["color"], blend=params["blend"], erode=params["erode"],
+                                 feather=params["feather"])
+            return self._engine(method).swap_frame(frame, lm, params["to"], opts)[0]
+        raise ValueError(f"unknown fake method {method!r}")
+
+
+def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig | None = None,
+                  progress: bool = True) -> Path:
+    """Build (or resume) a test set; returns the manifest path."""
+    from tqdm import tqdm
+
+    cfg = cfg or TestsetConfig()
+    out_dir = Path(out_dir)
+    (out_dir / "items").mkdir(parents=True, exist_ok=True)
+    (out_dir / "crops").mkdir(exist_ok=True)
+    videos = find_videos(real)
+    if not videos:
+        raise ValueError("no real videos found: pass video files or folders with --real")
+    splits = assign_splits([identity_of(v) for v in videos], cfg.seed, cfg.split_fractions)
+    bank = MethodBank(cfg)
+    methods = ["real", *bank.available()]
+    sources = {str(v): _sha256_path(v) for v in videos}
+    atomic_write_json(out_dir / "build.json", {"config": _jsonable(asdict(cfg)), "methods": methods,
+                                               "sources": sources, "splits": splits, "fakescope": __version__})
+
+    bar = tqdm(total=len(videos) * cfg.segments_per_video * len(methods), unit="item", desc="testset",
+               disable=not progress)
+    for video in videos:
+        try:
+            segments = list(read_segments(video, cfg))
+        except UnusableInputError as exc:
+            bar.write(f"skipping {video}: {exc.reason}")
+            continue
+        for seg in segments:
+            for method in methods:
+                _build_item(seg, method, bank, splits[seg.identity], out_dir, cfg)
+                bar.update(1)
+    bar.close()
+    if cfg.attack:
+        from generator.attacks import attack_testset
+
+        attack_testset(out_dir, cfg, progress=progress)
+    return write_manifest(out_dir)
+
+
+def _sha256_path(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while b := fh.read(1 << 20):
+            h.update(b)
+    return h.hexdigest()
+
+
+def _jsonable(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, default=str))
+
+
+def _build_item(seg: Segment, method: str, bank: MethodBank, split: str, out_dir: Path, cfg: TestsetConfig) -> None:
+    item_id = f"{seg.identity}_s{seg.index}_{method}"
+    sidecar = out_dir / "items" / f"{item_id}.json"
+    if sidecar.exists():
+        return  # finished in an earlier run
+    rng = stable_rng(cfg.seed, item_id)
+    params: dict[str, Any] = bank.item_params(method, seg, rng) if method != "real" else {}
+    pert = sample_perturbation(rng)
+    frames = []
+    for frame, lm in zip(seg.frames, seg.landmarks, strict=True):
+        out = frame if method == "real" or lm is None else bank.make_frame(method, frame, lm, params)
+        frames.append(apply_frame(out, pert, rng))
+    fps = 25.0
+    data = _encode(frames, fps, pert.crf, out_dir / "items" / f".{item_id}.tmp.mp4")
+    video_path = out_dir / "items" / f"{item_id}.mp4"
+    atomic_write_bytes(video_path, data)
+    crops = extract_crops(video_path, seg.landmarks, cfg)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **crops)
+    atomic_write_bytes(out_dir / "crops" / f"{item_id}.npz", buf.getvalue())
+    row = {
+        "path": f"items/{item_id}.mp4", "label": "real" if method == "real" else "fake",
+        "source": str(seg.source), "identity": seg.identity, "method": method,
+        "params": json.dumps({**params, **pert.as_params()}, sort_keys=True), "seed": cfg.seed, "split": split,
+        "sha256": sha256_bytes(data), "crops": f"crops/{item_id}.npz", "source_start_frame": seg.start,
+        "frames": len(frames),
+    }
+    atomic_write_json(sidecar, row)
+
+
+def extract_crops(video_path: Path, landmarks: Sequence[np.ndarray | None], cfg: TestsetConfig) -> dict[str, np.ndarray]:
+    """Aligned crops of evenly spaced frames, decoded from the written clip."""
+    valid = [i for i, lm in enumerate(landmarks) if lm is not None]
+    pick = set(np.linspace(0, len(valid) - 1, min(cfg.crops_per_item, len(valid))).round().astype(int).tolist())
+    chosen = {valid[i] for i in pick}
+    images, masks, idx = [], [], []
+    for index, _, frame in iter_frames(video_path):
+        if index in chosen:
+            a = align_face(frame, landmarks[index], size=cfg.crop_size, margin=0.3)
+            images.append(a.image)
+            masks.append((a.mask * 255).astype(np.uint8))
+            idx.append(index)
+    s = cfg.crop_size
+    return {"images": np.asarray(images, np.uint8).reshape(-1, s, s, 3),
+            "masks": np.asarray(masks, np.uint8).reshape(-1, s, s), "frames": np.asarray(idx, np.int64)}
+
+
+def write_manifest(out_dir: Path) -> Path:
+    rows = [json.loads(p.read_text()) for p in sorted((out_dir / "items").glob("*.json"))]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write_text(out_dir / "manifest.csv", buf.getvalue())
+
+
+def read_manifest(path: Path) -> list[dict[str, str]]:
+    path = Path(path)
+    manifest = path / "manifest.csv" if path.is_dir() else path
+    with manifest.open(newline="") as fh:
+        return list(csv.DictReader(fh))
