@@ -53,7 +53,7 @@ def _scan_one(path: Path, config) -> tuple[str, dict | None, str | None, bool]: 
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from fakescope.atomic import atomic_write_json
+    from fakescope.atomicio import write_json_atomic as atomic_write_json
     from fakescope.scan import ScanConfig
 
     paths = expand_inputs(args.videos)
@@ -85,11 +85,32 @@ def cmd_scan(args: argparse.Namespace) -> int:
               f"{record['timing']['seconds']:.1f} s)")
     if args.json and records:
         atomic_write_json(args.json, records[0] if len(paths) == 1 else records)
-    if args.report and records:
+    report = Path(args.report) if args.report and records else None
+    if report is not None:
         from fakescope.report import write_scan_report
 
-        write_scan_report(records, Path(args.report))
+        write_scan_report(records, report)
+    if not args.no_log:
+        from fakescope.caselog import append_case
+
+        for record in records:
+            append_case(record, Path(args.db) if args.db else None, report)
     return EXIT_INTERNAL if internal_error else EXIT_USAGE if unusable else EXIT_OK
+
+
+def cmd_cases_list(args: argparse.Namespace) -> int:
+    from fakescope.caselog import default_db_path, list_cases
+
+    db = Path(args.db) if args.db else default_db_path()
+    rows = list_cases(db, args.limit)
+    if not rows:
+        print(f"no cases in {db}")
+        return EXIT_OK
+    print(f"{'id':>5}  {'scanned (UTC)':19}  {'verdict':12}  {'P(fake)':>7}  {'sha256':12}  file")
+    for c in rows:
+        print(f"{c.id:>5}  {c.scanned_at[:19]:19}  {c.verdict:12}  {c.fake_probability:7.3f}  {c.sha256[:12]}  {c.file}"
+              + (f"  (report: {c.report_path})" if c.report_path else ""))
+    return EXIT_OK
 
 
 def cmd_testset_build(args: argparse.Namespace) -> int:
@@ -119,7 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--registry", metavar="DB", help="provenance registry of authentic originals")
     scan.add_argument("--jobs", type=int, default=1, metavar="N", help="videos analysed in parallel")
     scan.add_argument("--quiet", action="store_true", help="no progress bar")
+    scan.add_argument("--db", metavar="DB", help="case log database (default: per-user, see `cases list`)")
+    scan.add_argument("--no-log", action="store_true", help="do not append this scan to the case log")
     scan.set_defaults(func=cmd_scan)
+
+    cases = sub.add_parser("cases", help="the case log of past scans").add_subparsers(
+        dest="cases_command", required=True, parser_class=_Parser)
+    cl = cases.add_parser("list", help="list past scans, newest first")
+    cl.add_argument("--db", metavar="DB")
+    cl.add_argument("--limit", type=int, default=50)
+    cl.set_defaults(func=cmd_cases_list)
 
     testset = sub.add_parser("testset", help="build adversarial test sets").add_subparsers(
         dest="testset_command", required=True, parser_class=_Parser)

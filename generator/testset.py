@@ -28,7 +28,9 @@ import cv2
 import numpy as np
 
 from fakescope import __version__
-from fakescope.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from fakescope.atomicio import write_bytes_atomic as atomic_write_bytes
+from fakescope.atomicio import write_json_atomic as atomic_write_json
+from fakescope.atomicio import write_text_atomic as atomic_write_text
 from fakescope.errors import UnusableInputError
 from fakescope.faces import FaceTracker, align_face
 from fakescope.video import iter_frames, probe

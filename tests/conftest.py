@@ -11,6 +11,12 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def _private_case_log(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scans in tests must never write to the user's real case log."""
+    monkeypatch.setenv("FAKESCOPE_CASES_DB", str(tmp_path_factory.mktemp("caselog") / "cases.db"))
+
+
 @pytest.fixture(scope="session")
 def talking_head() -> Path:
     """6.4 s real talking head (436x500, 30 fps) with one blink at frames 73-78."""
