@@ -39,13 +39,13 @@ def expand_inputs(items: Sequence[str]) -> list[Path]:
     return out
 
 
-def _scan_one(path: Path, config) -> tuple[str, dict | None, str | None, bool]:  # noqa: ANN001
-    """Returns (path, record, error line, internal?) so worker processes never raise across the pool."""
+def _scan_one(path: Path, config) -> tuple[str, object | None, str | None, bool]:  # noqa: ANN001
+    """Returns (path, ScanResult, error line, internal?) so worker processes never raise across the pool."""
     from fakescope.errors import UnusableInputError
     from fakescope.scan import scan_video
 
     try:
-        return str(path), scan_video(path, config).record, None, False
+        return str(path), scan_video(path, config), None, False
     except UnusableInputError as exc:
         return str(path), None, exc.reason, False
     except Exception as exc:  # noqa: BLE001 - reported as an internal error for this file only
@@ -62,7 +62,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     config = ScanConfig(detector=args.detector or "default", registry=Path(args.registry) if args.registry else None,
                         progress=not args.quiet and sys.stderr.isatty())
-    results: list[tuple[str, dict | None, str | None, bool]] = []
+    results: list[tuple[str, object | None, str | None, bool]] = []
     if args.jobs > 1 and len(paths) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
@@ -71,14 +71,17 @@ def cmd_scan(args: argparse.Namespace) -> int:
     else:
         results = [_scan_one(p, config) for p in paths]
 
-    records = []
+    records: list[dict] = []
+    scanned = []
     unusable = internal_error = False
-    for path, record, error, internal in results:
-        if error is not None:
-            _err(path, error)
+    for path, result, error, internal in results:
+        if error is not None or result is None:
+            _err(path, error or "no result")
             internal_error |= internal
             unusable |= not internal
             continue
+        record = result.record  # type: ignore[attr-defined]
+        scanned.append(result)
         records.append(record)
         print(f"{path}: {record['verdict']} (P(fake)={record['fake_probability']:.3f}, "
               f"{record['faces']['frames_with_face']}/{record['video']['frames']} frames with a face, "
@@ -89,7 +92,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if report is not None:
         from fakescope.report import write_scan_report
 
-        write_scan_report(records, report)
+        write_scan_report(scanned, report)
     if not args.no_log:
         from fakescope.caselog import append_case
 

@@ -13,6 +13,7 @@ from fakescope import __version__
 from fakescope.analyzers import Analyzer, CropCache, build_analyzers
 from fakescope.faces import FaceTracker, PipelineConfig
 from fakescope.fusion import fuse
+from fakescope.report import KeyFrame
 from fakescope.types import Evidence, Verdict
 from fakescope.video import DEFAULT_MAX_BYTES, FrameStats, iter_frames, probe
 
@@ -37,6 +38,7 @@ class ScanResult:
     verdict: Verdict
     track_evidence: dict[int, list[Evidence]]
     skipped: dict[str, str]
+    key_frames: tuple[KeyFrame, ...] = ()
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -107,7 +109,11 @@ def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: li
         for tid, ev in a.finish().items():
             track_evidence.setdefault(tid, []).append(ev)
         models.update(getattr(a, "model_hashes", {}) or {})
+    key_frames: list[KeyFrame] = []
 
+    for a in analyzers:
+        if hasattr(a, "key_frames"):
+            key_frames.extend(a.key_frames())
     per_track = {tid: fuse(evs) for tid, evs in track_evidence.items()}
     if per_track:
         chosen = max(per_track, key=lambda t: (per_track[t].label != "inconclusive", per_track[t].fake_probability))
@@ -150,4 +156,5 @@ def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: li
         "variable_frame_rate": info.variable_frame_rate,
         "skipped_analyzers": skipped,
     }
-    return ScanResult(record=record, verdict=verdict, track_evidence=track_evidence, skipped=skipped)
+    return ScanResult(record=record, verdict=verdict, track_evidence=track_evidence, skipped=skipped,
+                      key_frames=tuple(k for k in key_frames if k.track_id in (None, verdict.track_id)))
