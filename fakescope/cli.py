@@ -116,6 +116,16 @@ def cmd_cases_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import subprocess
+
+    import dashboards.app as app
+
+    cmd = [sys.executable, "-m", "streamlit", "run", app.__file__, "--server.port", str(args.port),
+           "--server.maxUploadSize", str(app.MAX_UPLOAD_MB), "--browser.gatherUsageStats", "false"]
+    return subprocess.call(cmd)
+
+
 def cmd_testset_build(args: argparse.Namespace) -> int:
     from generator.testset import TestsetConfig, build_testset
 
@@ -153,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--db", metavar="DB")
     cl.add_argument("--limit", type=int, default=50)
     cl.set_defaults(func=cmd_cases_list)
+
+    dash = sub.add_parser("dashboard", help="start the Streamlit dashboard")
+    dash.add_argument("--port", type=int, default=8501)
+    dash.set_defaults(func=cmd_dashboard)
 
     testset = sub.add_parser("testset", help="build adversarial test sets").add_subparsers(
         dest="testset_command", required=True, parser_class=_Parser)
