@@ -116,6 +116,22 @@ def cmd_cases_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from fakescope.audit import load_items, run_audit
+    from fakescope.audit_scorers import build_scorers
+
+    items, errors = load_items(args.data)
+    for err in errors:
+        print(f"fakescope: skipped {err}", file=sys.stderr)
+    if not items:
+        raise ValueError("no usable rows to audit: every row was skipped (see above)")
+    scorers = build_scorers(args.detector or ["default"], include_analyzers=not args.detectors_only)
+    result = run_audit(items, scorers, Path(args.out), n_boot=args.n_boot, progress=not args.quiet,
+                       row_errors=errors, sources=args.data)
+    print(f"audit of {len(items)} videos written to {result.metrics_path} and {result.report_path}")
+    return EXIT_OK
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     import subprocess
 
@@ -163,6 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--db", metavar="DB")
     cl.add_argument("--limit", type=int, default=50)
     cl.set_defaults(func=cmd_cases_list)
+
+    au = sub.add_parser("audit", help="measure how accurate detectors and analyzers really are")
+    au.add_argument("--data", nargs="+", required=True, metavar="TESTSET_DIR_OR_MANIFEST")
+    au.add_argument("--detector", action="append", metavar="NAME", help="registry name or model dir (repeatable)")
+    au.add_argument("--out", required=True, metavar="DIR")
+    au.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
+    au.add_argument("--detectors-only", action="store_true", help="skip blink/edges/spectrum and the fused verdict")
+    au.add_argument("--quiet", action="store_true")
+    au.set_defaults(func=cmd_audit)
 
     dash = sub.add_parser("dashboard", help="start the Streamlit dashboard")
     dash.add_argument("--port", type=int, default=8501)

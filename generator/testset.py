@@ -306,7 +306,7 @@ def _build_item(seg: Segment, method: str, bank: MethodBank, split: str, out_dir
     row = {
         "path": f"items/{item_id}.mp4", "label": "real" if method == "real" else "fake",
         "source": str(seg.source), "identity": seg.identity, "method": method,
-        "params": json.dumps({**params, **pert.as_params()}, sort_keys=True), "seed": cfg.seed, "split": split,
+        "params": json.dumps({**params, "perturb": pert.as_params()}, sort_keys=True), "seed": cfg.seed, "split": split,
         "sha256": sha256_bytes(data), "crops": f"crops/{item_id}.npz", "source_start_frame": seg.start,
         "frames": len(frames),
     }
