@@ -176,6 +176,13 @@ def _encode(frames: Sequence[np.ndarray], fps: float, crf: int, tmp: Path) -> by
 FakeFn = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]
 
 
+def run_uses_gan(meta: dict[str, Any]) -> bool:
+    """A run's swaps count as ``ae_gan_swap`` once its discriminator has been active."""
+    options = meta.get("options", {})
+    start = int(meta.get("preset", {}).get("gan_start_step", 0))
+    return bool(options.get("gan")) and int(meta.get("step", 0)) > start
+
+
 class MethodBank:
     """Frame-level fake makers by method name; swap engines load lazily from generator runs."""
 
@@ -197,7 +204,7 @@ class MethodBank:
 
             for run in self.cfg.runs:
                 eng = SwapEngine(Path(run))
-                if (method == "ae_gan_swap") == bool(eng.uses_gan):
+                if (method == "ae_gan_swap") == run_uses_gan(eng.meta):
                     self._engines[method] = eng
                     break
         return self._engines[method]
@@ -210,9 +217,9 @@ class MethodBank:
         if method in ("ae_swap", "ae_gan_swap"):
             eng = self._engine(method)
             targets = [t for t in eng.identities if t != segment.identity] or list(eng.identities)
-            return {"run": Path(eng.run_dir).name, "to": targets[int(rng.integers(len(targets)))],
-                    "color": str(rng.choice(["reinhard", "hist"])), "blend": str(rng.choice(["feather", "seamless"])),
-                    "erode": int(rng.choice([3, 6, 10])), "feather": int(rng.choice([5, 9, 15]))}
+            return {"run": Path(eng.run_dir).name, "run_step": int(eng.step), "to": targets[int(rng.integers(len(targets)))],
+                    "colour": str(rng.choice(["reinhard", "histogram"])), "blend": str(rng.choice(["feather", "seamless"])),
+                    "erode": float(rng.choice([0.02, 0.04, 0.07])), "feather": float(rng.choice([0.03, 0.05, 0.08]))}
         return {}
 
     def make_frame(self, method: str, frame: np.ndarray, lm: np.ndarray, params: dict[str, Any]) -> np.ndarray:
@@ -226,8 +233,8 @@ class MethodBank:
         if method in ("ae_swap", "ae_gan_swap"):
             from generator.render import RenderOptions
 
-            opts = RenderOptions(color=params["color"], blend=params["blend"], erode=params["erode"],
-                                 feather=params["feather"])
+            opts = RenderOptions(colour=params["colour"], blend=params["blend"], erode=params["erode"],
+                                 feather=params["feather"], precision="fp32")
             return self._engine(method).swap_frame(frame, lm, params["to"], opts)[0]
         raise ValueError(f"unknown fake method {method!r}")
 
