@@ -8,9 +8,12 @@ inter-blink intervals mostly between 2 and 10 s and blinks lasting 100-400 ms (B
 own and is meant to be fused with the other analyzers.
 
 Conventions: ``left``/``right`` are the subject's own eyes (dlib points 42-47 and 36-41). Frame
-indices are 0-based decoded-frame indices; a blink event spans the frames whose eye opening is
-visibly reduced (from the first frame below the re-open threshold to the last one), which is how
-a person marking frames by eye labels a blink.
+indices are 0-based decoded-frame indices; a blink event spans the frames whose EAR is below half
+the blink's depth (full width at half minimum), which matches how blink duration is measured and
+how a person marking frames by eye labels a blink.
+
+Thresholds were chosen on benchmarks/blink_annotations.csv (44 hand-labelled blinks); see
+benchmarks/blink_accuracy.py for the figures.
 """
 
 from __future__ import annotations
@@ -215,7 +218,8 @@ def detect_blinks(ear: np.ndarray, valid: np.ndarray, fps: float, config: BlinkC
     Hysteresis finds dips: a dip is entered when EAR falls below ``close_ratio`` x baseline and
     left when it climbs back above ``open_ratio`` x baseline, so jitter around one threshold
     cannot make several blinks of one. Each dip holds one blink per prominent minimum, spanning
-    the frames below half its depth (see ``_split_dip``). Invalid frames (face lost, strong
+    the frames below half its depth (see ``_split_dip``), kept only if the lids fell fast enough
+    (``min_close_speed``): lowering the gaze or squinting narrows the eye slowly, a blink does not. Invalid frames (face lost, strong
     yaw/pitch) are skipped: a run of at most ``max_gap_s`` inside a dip is bridged, a longer one
     aborts the dip in progress, since we cannot tell whether the eye reopened meanwhile. Events
     must last between ``min_duration_s`` and ``max_duration_s`` and follow an observed open eye (a
