@@ -1,0 +1,59 @@
+"""Training-time degradations of face crops.
+
+Fakes in the wild are re-encoded, resized and filtered by every platform they pass through; a
+detector that only ever saw pristine crops learns compression-fragile cues (and would be fooled by
+a single JPEG pass). Each operation fires independently with probability ``p`` so the model also
+sees clean crops. JPEG comes last because re-encoding is the last thing a platform does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    p: float = 0.3
+    jpeg_quality: tuple[int, int] = (40, 95)
+    blur_sigma: tuple[float, float] = (0.3, 1.5)
+    resize_factor: tuple[float, float] = (0.4, 0.9)
+    jitter: float = 0.2  # brightness/contrast/saturation amplitude
+    flip: bool = True
+
+
+def augment_crop(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """Randomly degrade one (S, S, 3) uint8 BGR crop; returns a new array of the same shape."""
+    out = img
+    if cfg.flip and rng.random() < 0.5:
+        out = out[:, ::-1]
+    if rng.random() < cfg.p:
+        out = _colour_jitter(out, rng, cfg.jitter)
+    if rng.random() < cfg.p:
+        h, w = out.shape[:2]
+        f = rng.uniform(*cfg.resize_factor)
+        small = cv2.resize(out, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < cfg.p:
+        out = cv2.GaussianBlur(np.ascontiguousarray(out), (0, 0), rng.uniform(*cfg.blur_sigma))
+    if rng.random() < cfg.p:
+        q = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+        ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(out), [cv2.IMWRITE_JPEG_QUALITY, q])
+        if ok:
+            out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return np.ascontiguousarray(out)
+
+
+def _colour_jitter(img: np.ndarray, rng: np.random.Generator, amp: float) -> np.ndarray:
+    x = img.astype(np.float32)
+    grey = x.mean(axis=2, keepdims=True)
+    x = grey + (x - grey) * rng.uniform(1 - amp, 1 + amp)  # saturation
+    x = (x - x.mean()) * rng.uniform(1 - amp, 1 + amp) + x.mean()  # contrast
+    x = x * rng.uniform(1 - amp, 1 + amp)  # brightness
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def augment_batch(imgs: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    return np.stack([augment_crop(im, rng, cfg) for im in imgs])

@@ -1,0 +1,84 @@
+"""Scoring a model on one split the way ``scan`` would: frame logits, then per-video aggregation.
+
+Shared by training (model selection on val, calibration, the test record) so the numbers in a
+model's config.json are computed exactly like the verdicts users will see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+from .aggregate import aggregate_video
+from .calibration import Calibrator, brier_score, sigmoid
+from .data import CropSplit
+from .io import preprocess_crops
+
+
+def auc_or_none(y: np.ndarray, s: np.ndarray) -> float | None:
+    """ROC AUC, or None when only one class is present (undefined, not 0.5)."""
+    return float(roc_auc_score(y, s)) if len(np.unique(y)) == 2 else None
+
+
+def predict_split(
+    model: torch.nn.Module,
+    split: CropSplit,
+    norm: tuple[tuple[float, ...], tuple[float, ...]],
+    input_size: int,
+    batch_size: int = 128,
+    bf16: bool = False,
+) -> np.ndarray:
+    """Frame logits (N,) of an eval-mode model over a split's crops."""
+    model.eval()
+    out = np.empty(len(split), np.float32)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        for i in range(0, len(split), batch_size):
+            x = preprocess_crops(split.images[i : i + batch_size], input_size, *norm)
+            out[i : i + len(x)] = model(x).float().numpy()
+    return out
+
+
+def video_scores(
+    split: CropSplit, logits: np.ndarray, calibrator: Calibrator | None, top_frac: float
+) -> np.ndarray:
+    """Per-video probability via ``aggregate_video`` (a manifest row is one video with one track)."""
+    probs = np.empty(len(split.video_labels))
+    for v in range(len(probs)):
+        sel = split.video == v
+        score = aggregate_video(np.zeros(sel.sum()), split.frames[sel], logits[sel], calibrator, top_frac)
+        probs[v] = score.probability
+    return probs
+
+
+def split_metrics(
+    split: CropSplit,
+    logits: np.ndarray,
+    calibrator: Calibrator,
+    top_frac: float,
+    threshold: float | None = None,
+) -> dict[str, Any]:
+    """Frame and video AUC, Brier before/after calibration, accuracy at the threshold, and the
+    video AUC of each fake method against all reals (the held-out-method figure)."""
+    p_video = video_scores(split, logits, calibrator, top_frac)
+    m: dict[str, Any] = {
+        "n_frames": len(split),
+        "n_videos": len(p_video),
+        "frame_auc": auc_or_none(split.labels, logits),
+        "video_auc": auc_or_none(split.video_labels, p_video),
+        "frame_brier_uncalibrated": brier_score(split.labels, sigmoid(logits)),
+        "frame_brier": brier_score(split.labels, calibrator.predict_proba(logits)),
+        "video_brier": brier_score(split.video_labels, p_video),
+    }
+    if threshold is not None:
+        m["video_accuracy"] = float(np.mean((p_video >= threshold) == (split.video_labels == 1)))
+    reals = split.video_labels == 0
+    methods = np.asarray(split.video_methods)
+    m["per_method_video_auc"] = {}
+    for meth in sorted(set(split.video_methods) - {"real"}):
+        fakes = methods == meth
+        y = np.r_[np.zeros(reals.sum()), np.ones(fakes.sum())]
+        m["per_method_video_auc"][meth] = auc_or_none(y, np.r_[p_video[reals], p_video[fakes]])
+    return m

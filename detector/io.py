@@ -1,0 +1,207 @@
+"""Saving and loading trained detectors: ``model.safetensors`` + ``config.json`` per directory.
+
+Weights never go through pickle, so a model directory handed in by a user can be loaded safely:
+the architecture is rebuilt from its registry name and only tensors are read. ``config.json`` is
+written last, so a directory with a config is always complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+from torch import nn
+
+from fakescope.atomicio import write_bytes_atomic, write_text_atomic
+
+from .calibration import Calibrator, calibrator_from_dict
+from .registry import create_detector
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+REQUIRED_KEYS = ("arch", "kwargs", "input_size", "mean", "std")
+
+
+def weights_root() -> Path:
+    """Where shipped models live, one sub-directory per name (``default`` is what scan uses)."""
+    return Path(__file__).resolve().parent / "weights"
+
+
+def list_weights() -> list[str]:
+    """Names of shipped models that ``load_model(name)`` resolves."""
+    root = weights_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / CONFIG_FILE).is_file())
+
+
+def atomic_save_tensors(
+    path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
+) -> None:
+    """safetensors bytes written atomically (never a half-written weights file after a crash)."""
+    flat = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    write_bytes_atomic(path, save(flat, metadata=metadata))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_model(model: nn.Module, config: dict[str, Any], out_dir: Path | str) -> Path:
+    """Write weights then config into ``out_dir``; returns the directory.
+
+    ``config`` must name the registered ``arch`` and its ``kwargs`` plus ``input_size``, ``mean`` and
+    ``std``; anything else (calibration, threshold, data hash, metrics) is stored as given.
+    """
+    missing = [k for k in REQUIRED_KEYS if k not in config]
+    if missing:
+        raise ValueError(f"model config lacks {missing}; it must hold {list(REQUIRED_KEYS)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_save_tensors(out / WEIGHTS_FILE, model.state_dict(), metadata={"arch": str(config["arch"])})
+    full = dict(config, weights_sha256=sha256_file(out / WEIGHTS_FILE))
+    write_text_atomic(out / CONFIG_FILE, json.dumps(full, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    return out
+
+
+def resolve_model_dir(dir_or_name: Path | str) -> Path:
+    """A bare name of a shipped model resolves under ``detector/weights/``; anything else is a path."""
+    s = str(dir_or_name)
+    if s and "/" not in s and os.sep not in s and (weights_root() / s).is_dir():
+        return weights_root() / s
+    if Path(s).is_dir():
+        return Path(s)
+    names = ", ".join(list_weights()) or "none installed"
+    raise ValueError(
+        f"detector {s!r} is neither a model directory nor a shipped model name (shipped: {names}); "
+        "pass a directory written by 'fakescope detector train'"
+    )
+
+
+def preprocess_crops(
+    crops_bgr_uint8: np.ndarray,
+    size: int,
+    mean: list[float] | tuple[float, ...],
+    std: list[float] | tuple[float, ...],
+) -> torch.Tensor:
+    """(N, H, W, 3) uint8 BGR -> normalised (N, 3, S, S) float RGB, resizing when H, W != S.
+
+    Training and inference both go through here so a model never sees differently prepared pixels.
+    """
+    crops = np.asarray(crops_bgr_uint8)
+    if crops.ndim != 4 or crops.shape[-1] != 3 or crops.dtype != np.uint8:
+        raise ValueError(
+            f"expected face crops as a uint8 array (N, H, W, 3) BGR, got {crops.dtype} {crops.shape}"
+        )
+    if crops.shape[1:3] != (size, size):
+        interp = cv2.INTER_AREA if crops.shape[1] > size else cv2.INTER_LINEAR
+        resized = [cv2.resize(c, (size, size), interpolation=interp) for c in crops]
+        crops = np.stack(resized) if resized else np.zeros((0, size, size, 3), np.uint8)
+    # One float pass in NHWC order; the NCHW permute is then a free view that is already channels_last.
+    scale = 1.0 / (255.0 * torch.tensor(std, dtype=torch.float32))
+    bias = -torch.tensor(mean, dtype=torch.float32) / torch.tensor(std, dtype=torch.float32)
+    x = torch.from_numpy(np.ascontiguousarray(crops)).flip(-1).float()  # BGR -> RGB
+    return x.mul_(scale).add_(bias).permute(0, 3, 1, 2)
+
+
+@dataclass(frozen=True)
+class LoadedDetector:
+    """A ready-to-run detector: eval-mode model plus the preprocessing and calibration it was trained with."""
+
+    model: nn.Module
+    config: dict[str, Any]
+    name: str
+    sha256: str
+    path: Path
+    calibrator: Calibrator = field(repr=False)
+
+    @property
+    def input_size(self) -> int:
+        return int(self.config["input_size"])
+
+    @property
+    def threshold(self) -> float:
+        """Decision threshold on calibrated video probability, chosen on validation data."""
+        return float(self.config.get("threshold", 0.5))
+
+    def preprocess(self, crops_bgr_uint8: np.ndarray) -> torch.Tensor:
+        return preprocess_crops(crops_bgr_uint8, self.input_size, self.config["mean"], self.config["std"])
+
+    def normalise(self, rgb01: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) RGB in [0, 1] -> model input. Differentiable, for attacks (FGSM/PGD) that
+        need gradients with respect to pixels; ``self.model(self.normalise(x))`` gives logits."""
+        m = torch.tensor(self.config["mean"], dtype=rgb01.dtype).view(1, 3, 1, 1)
+        s = torch.tensor(self.config["std"], dtype=rgb01.dtype).view(1, 3, 1, 1)
+        return (rgb01 - m) / s
+
+    def predict_logits(
+        self, crops_bgr_uint8: np.ndarray, batch_size: int = 64, bf16: bool | None = None
+    ) -> np.ndarray:
+        """Raw logits (N,) for aligned face crops; batched to bound memory.
+
+        ``bf16=None`` uses the precision the model was calibrated with (config ``bf16_inference``).
+        """
+        bf16 = bool(self.config.get("bf16_inference", False)) if bf16 is None else bf16
+        n = len(crops_bgr_uint8)
+        out = np.empty(n, dtype=np.float32)
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            for i in range(0, n, batch_size):
+                x = self.preprocess(crops_bgr_uint8[i : i + batch_size])
+                out[i : i + len(x)] = self.model(x).float().numpy()
+        return out
+
+    def predict_proba(
+        self, crops_bgr_uint8: np.ndarray, batch_size: int = 64, bf16: bool | None = None
+    ) -> np.ndarray:
+        """Calibrated P(fake) per crop (N,)."""
+        return self.calibrator.predict_proba(self.predict_logits(crops_bgr_uint8, batch_size, bf16))
+
+
+def load_model(dir_or_name: Path | str = "default") -> LoadedDetector:
+    """Rebuild a detector from a model directory or shipped name; reads tensors only (no pickle)."""
+    d = resolve_model_dir(dir_or_name)
+    missing = [f for f in (WEIGHTS_FILE, CONFIG_FILE) if not (d / f).is_file()]
+    if missing:
+        raise ValueError(
+            f"model directory {d} lacks {', '.join(missing)}; it must hold {WEIGHTS_FILE} and {CONFIG_FILE} "
+            "as written by detector.io.save_model"
+        )
+    try:
+        config = json.loads((d / CONFIG_FILE).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{d / CONFIG_FILE} is not valid JSON ({e}); re-export the model") from e
+    lacking = [k for k in REQUIRED_KEYS if k not in config]
+    if lacking:
+        raise ValueError(f"{d / CONFIG_FILE} lacks {lacking}; it was not written by detector.io.save_model")
+    sha = sha256_file(d / WEIGHTS_FILE)
+    if config.get("weights_sha256", sha) != sha:
+        raise ValueError(
+            f"{d / WEIGHTS_FILE} is not the file {CONFIG_FILE} was written for (sha256 differs); re-export"
+        )
+    model = create_detector(config["arch"], **config["kwargs"])
+    try:
+        model.load_state_dict(load_file(d / WEIGHTS_FILE), strict=True)
+    except (RuntimeError, OSError, SafetensorError) as e:
+        raise ValueError(f"{d / WEIGHTS_FILE} does not match architecture {config['arch']!r}: {e}") from e
+    model = model.eval().to(memory_format=torch.channels_last)
+    return LoadedDetector(
+        model=model,
+        config=config,
+        name=str(config.get("name") or d.name),
+        sha256=sha,
+        path=d,
+        calibrator=calibrator_from_dict(config.get("calibration")),
+    )

@@ -1,0 +1,111 @@
+"""Meso-4 and MesoInception-4 (Afchar et al., "MesoNet", WIFS 2018).
+
+MesoNets look at mesoscopic texture (a few pixels to a few tens of pixels), where face-swap
+blending and decoder up-sampling leave traces, with very few parameters, so they run fast on a
+CPU. The paper's 256 px input ends in an 8x8x16 map; at 128 px ours ends in 4x4x16, and an
+adaptive average pool to 4x4 lets the same weights take 160 px crops (5x5) too. The first dense
+layer therefore has 256 instead of 1024 inputs (~16k parameters in all instead of ~28k).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .registry import register_detector
+
+
+def _conv_block(cin: int, cout: int, kernel: int, pool: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, kernel, padding=kernel // 2),
+        nn.ReLU(inplace=True),
+        nn.BatchNorm2d(cout),  # after the activation, as in the paper's Keras code
+        nn.MaxPool2d(pool, pool),
+    )
+
+
+class _MesoHead(nn.Module):
+    """Paper head: dropout, dense 16, LeakyReLU(0.1), dropout, dense 1 (a logit, no sigmoid)."""
+
+    def __init__(self, channels: int, dropout: float) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(4)
+        self.fc = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(channels * 16, 16),
+            nn.LeakyReLU(0.1, inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(16, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.pool(x)).squeeze(1)
+
+
+class Meso4(nn.Module):
+    def __init__(self, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            _conv_block(3, 8, 3, 2),
+            _conv_block(8, 8, 5, 2),
+            _conv_block(8, 16, 5, 2),
+            _conv_block(16, 16, 5, 4),
+        )
+        self.head = _MesoHead(16, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class InceptionLayer(nn.Module):
+    """Four branches: 1x1, 1x1->3x3, 1x1->3x3 dilated 2, 1x1->3x3 dilated 3; concat, BN, pool 2.
+
+    Dilated branches widen the receptive field without extra parameters, which is the paper's
+    reason for using them instead of Meso-4's plain 5x5 convolutions in the first two layers.
+    """
+
+    def __init__(self, cin: int, a: int, b: int, c: int, d: int) -> None:
+        super().__init__()
+        self.b1 = nn.Conv2d(cin, a, 1)
+        self.b2 = nn.Sequential(nn.Conv2d(cin, b, 1), nn.ReLU(inplace=True), nn.Conv2d(b, b, 3, padding=1))
+        self.b3 = nn.Sequential(
+            nn.Conv2d(cin, c, 1), nn.ReLU(inplace=True), nn.Conv2d(c, c, 3, padding=2, dilation=2)
+        )
+        self.b4 = nn.Sequential(
+            nn.Conv2d(cin, d, 1), nn.ReLU(inplace=True), nn.Conv2d(d, d, 3, padding=3, dilation=3)
+        )
+        self.out = nn.Sequential(nn.ReLU(inplace=True), nn.BatchNorm2d(a + b + c + d), nn.MaxPool2d(2, 2))
+        self.channels = a + b + c + d
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.cat([self.b1(x), self.b2(x), self.b3(x), self.b4(x)], dim=1))
+
+
+class MesoInception4(nn.Module):
+    def __init__(self, dropout: float = 0.5) -> None:
+        super().__init__()
+        inc1 = InceptionLayer(3, 1, 4, 4, 2)
+        inc2 = InceptionLayer(inc1.channels, 2, 4, 4, 2)
+        self.features = nn.Sequential(
+            inc1,
+            inc2,
+            _conv_block(inc2.channels, 16, 5, 2),
+            _conv_block(16, 16, 5, 4),
+        )
+        self.head = _MesoHead(16, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+@register_detector
+def meso4(dropout: float = 0.5) -> nn.Module:
+    """Meso-4 (Afchar et al. 2018): 4 conv blocks, ~16k parameters, mesoscopic texture."""
+    return Meso4(dropout=dropout)
+
+
+@register_detector
+def meso_inception4(dropout: float = 0.5) -> nn.Module:
+    """MesoInception-4 (Afchar et al. 2018): two dilated-inception layers then Meso-4's tail."""
+    return MesoInception4(dropout=dropout)

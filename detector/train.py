@@ -1,0 +1,341 @@
+"""``train_detector``: fit a registered architecture on test-set crops, calibrate it, save it.
+
+Model selection, calibration and the threshold all use the validation split only; the test split
+is scored once at the end for the record (it never influences the saved model). The run writes to
+``out_dir``: ``model.safetensors`` + ``config.json`` (loadable with ``detector.io.load_model``),
+``run.json`` (resolved config, seed, data hashes, code version, history), ``curves.png`` and
+``checkpoint/`` (for ``resume=True``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from fakescope.atomicio import write_text_atomic
+
+from .augment import AugmentConfig, augment_batch
+from .calibration import choose_threshold, make_calibrator
+from .checkpoint import load_checkpoint, optimizer_from_flat, rng_from_json, rng_to_json, save_checkpoint
+from .curves import plot_curves
+from .data import CropData, load_crops
+from .evaluate import auc_or_none, predict_split, split_metrics, video_scores
+from .io import preprocess_crops, save_model
+from .registry import DetectorSpec, create_detector, detector_spec
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 20
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    input_size: int = 128
+    seed: int = 0
+    steps_per_epoch: int | None = None  # None: as many batches as there are training crops
+    max_frames_per_video: int = 32
+    patience: int = 4  # epochs without a val frame-AUC gain before stopping
+    min_delta: float = 1e-4
+    calibration: str = "temperature"  # temperature | isotonic | none
+    threshold_criterion: str = "youden"  # youden | fpr
+    top_frac: float = 0.25
+    augment: AugmentConfig | None = field(default_factory=AugmentConfig)  # None: no augmentation
+    bf16: bool = False  # bfloat16 autocast for forward passes (faster convs on AMX CPUs)
+    checkpoint_every_s: float = 300.0
+    resume: bool = False
+    progress: bool = True
+    exclude_methods: tuple[str, ...] = ()  # fake methods left out of train/val (held-out test)
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    eval_batch_size: int = 128
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out_dir: Path
+    metrics: dict[str, Any]
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+
+
+@dataclass
+class _Progress:
+    """Everything besides tensors that a resumed run needs; stored in checkpoint/state.json."""
+
+    epoch: int = 0  # completed epochs
+    step_in_epoch: int = 0
+    global_step: int = 0
+    best_auc: float = -1.0
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    stopped: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+# Settings that must match for a checkpoint to be continued (others, e.g. epochs, may change).
+_RESUME_KEYS = (
+    "arch",
+    "arch_kwargs",
+    "input_size",
+    "seed",
+    "manifest_hash",
+    "max_frames_per_video",
+    "exclude_methods",
+)
+
+
+def code_version() -> dict[str, Any]:
+    """Package version plus git commit (and whether detector/ had uncommitted edits), if known."""
+    from fakescope import __version__
+
+    info: dict[str, Any] = {
+        "fakescope": __version__,
+        "torch": torch.__version__,
+        "git_commit": None,
+        "dirty": None,
+    }
+    here = Path(__file__).resolve().parent
+    try:
+        git = ["git", "-C", str(here)]
+        info["git_commit"] = subprocess.run(
+            [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        status = subprocess.run(
+            [*git, "status", "--porcelain", "--", "."], capture_output=True, text=True, timeout=10
+        )
+        info["dirty"] = bool(status.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
+
+
+def _lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    """Linear warm-up then cosine decay to 5% of the base rate (stateless, so resume is exact)."""
+    warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    progress = min(1.0, step / max(1, total))
+    return cfg.lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _run_record(arch: str, cfg: TrainConfig, data: CropData) -> dict[str, Any]:
+    counts = {
+        s: {"frames": len(v), "videos": len(v.video_labels), "fake_videos": int(v.video_labels.sum())}
+        for s, v in data.splits.items()
+    }
+    run = {
+        "arch": arch,
+        "arch_kwargs": cfg.arch_kwargs,
+        "input_size": cfg.input_size,
+        "seed": cfg.seed,
+        "max_frames_per_video": cfg.max_frames_per_video,
+        "exclude_methods": cfg.exclude_methods,
+        "manifest_hash": data.manifest_hash,
+        "manifests": [{"dir": d, "sha256": h} for d, h in data.manifests],
+        "counts": counts,
+        "config": asdict(cfg),
+        "code": code_version(),
+    }
+    return json.loads(json.dumps(run))  # tuples -> lists: compares equal to a stored run.json
+
+
+def _check_data(data: CropData) -> None:
+    for name in ("train", "val"):
+        s = data.splits[name]
+        if len(np.unique(s.video_labels)) < 2:
+            raise ValueError(
+                f"the {name} split needs both real and fake videos with crops (has {len(s.video_labels)} "
+                "videos); build a larger test set or check the manifest's split column"
+            )
+
+
+def train_detector(
+    testset_dirs: list[Path], arch: str, out_dir: Path, config: TrainConfig | None = None
+) -> TrainResult:
+    """Train ``arch`` on the train split of ``testset_dirs`` and save a calibrated model in ``out_dir``.
+
+    With ``config.resume`` an interrupted run continues from ``out_dir/checkpoint`` with the same
+    batches and RNG draws it would have had; a finished run is only re-calibrated and re-saved.
+    """
+    cfg = config or TrainConfig()
+    spec = detector_spec(arch)
+    out_dir = Path(out_dir)
+    ckpt_dir = out_dir / "checkpoint"
+    dirs = [Path(d) for d in testset_dirs]
+    data = load_crops(dirs, cfg.input_size, cfg.max_frames_per_video, cfg.exclude_methods)
+    _check_data(data)
+    run = _run_record(arch, cfg, data)
+
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = create_detector(arch, **cfg.arch_kwargs).to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    prog = _Progress()
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    loaded = load_checkpoint(ckpt_dir)
+    if loaded is not None:
+        if not cfg.resume:
+            raise ValueError(
+                f"{out_dir} already holds a training run; pass resume=True to continue it or pick a new out_dir"
+            )
+        prev = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
+        changed = [k for k in _RESUME_KEYS if prev.get(k) != run[k]]
+        if changed:
+            raise ValueError(
+                f"cannot resume {out_dir}: {changed} differ from the checkpointed run; use a new out_dir"
+            )
+        saved, tensors = loaded
+        model.load_state_dict(tensors["model"])
+        best_state = tensors["best"]
+        optimizer_from_flat(opt, tensors["optimizer"], saved["optimizer"])
+        rng_from_json(saved["rng"], rng)
+        prog = _Progress(**{k: saved[k] for k in asdict(prog)})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out_dir / "run.json", json.dumps(dict(run, finished=False), indent=2) + "\n")
+
+    def checkpoint() -> None:
+        save_checkpoint(
+            ckpt_dir, prog.global_step, model, best_state, opt, dict(asdict(prog), rng=rng_to_json(rng))
+        )
+
+    train, val = data.splits["train"], data.splits["val"]
+    norm = (spec.mean, spec.std)
+    weights = train.balanced_weights()
+    steps_per_epoch = cfg.steps_per_epoch or max(1, math.ceil(len(train) / cfg.batch_size))
+    total_steps = steps_per_epoch * cfg.epochs
+    last_ckpt = time.monotonic()
+    while prog.epoch < cfg.epochs and not prog.stopped:
+        model.train()
+        losses = []
+        bar = tqdm(
+            total=steps_per_epoch,
+            initial=prog.step_in_epoch,
+            desc=f"{arch} epoch {prog.epoch + 1}/{cfg.epochs}",
+            disable=not cfg.progress,
+            leave=False,
+        )
+        while prog.step_in_epoch < steps_per_epoch:
+            idx = rng.choice(len(train), size=cfg.batch_size, p=weights)
+            imgs = (
+                train.images[idx]
+                if cfg.augment is None
+                else augment_batch(train.images[idx], rng, cfg.augment)
+            )
+            for g in opt.param_groups:
+                g["lr"] = _lr_at(prog.global_step, total_steps, cfg)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                logits = model(preprocess_crops(imgs, cfg.input_size, *norm))
+            loss = F.binary_cross_entropy_with_logits(
+                logits.float(), torch.from_numpy(train.labels[idx]).float()
+            )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+            prog.step_in_epoch += 1
+            prog.global_step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+            if (
+                time.monotonic() - last_ckpt >= cfg.checkpoint_every_s
+                and prog.step_in_epoch < steps_per_epoch
+            ):
+                checkpoint()
+                last_ckpt = time.monotonic()
+        bar.close()
+
+        val_logits = predict_split(model, val, norm, cfg.input_size, cfg.eval_batch_size, cfg.bf16)
+        auc = auc_or_none(val.labels, val_logits)
+        val_loss = F.binary_cross_entropy_with_logits(
+            torch.from_numpy(val_logits), torch.from_numpy(val.labels).float()
+        )
+        prog.history.append(
+            {
+                "epoch": prog.epoch + 1,
+                "train_loss": float(np.mean(losses)) if losses else None,
+                "val_loss": float(val_loss),
+                "val_frame_auc": auc,
+                "val_video_auc": auc_or_none(
+                    val.video_labels, video_scores(val, val_logits, None, cfg.top_frac)
+                ),
+            }
+        )
+        if auc > prog.best_auc + cfg.min_delta:
+            prog.best_auc, prog.best_epoch, prog.bad_epochs = auc, prog.epoch + 1, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            prog.bad_epochs += 1
+            prog.stopped = prog.bad_epochs >= cfg.patience
+        prog.epoch += 1
+        prog.step_in_epoch = 0
+        checkpoint()
+        last_ckpt = time.monotonic()
+        plot_curves(prog.history, out_dir / "curves.png", title=f"{arch} ({out_dir.name})")
+
+    model.load_state_dict(best_state)
+    return _finish(model, data, spec, cfg, run, prog, out_dir)
+
+
+def _finish(
+    model: torch.nn.Module,
+    data: CropData,
+    spec: DetectorSpec,
+    cfg: TrainConfig,
+    run: dict,
+    prog: _Progress,
+    out_dir: Path,
+) -> TrainResult:
+    """Calibrate the selected model on val, pick the video threshold there, score test once, save."""
+    norm = (spec.mean, spec.std)
+    val, test = data.splits["val"], data.splits["test"]
+    val_logits = predict_split(model, val, norm, cfg.input_size, cfg.eval_batch_size, cfg.bf16)
+    calibrator = make_calibrator(cfg.calibration).fit(val_logits, val.labels)
+    val_video = video_scores(val, val_logits, calibrator, cfg.top_frac)
+    threshold = choose_threshold(val.video_labels, val_video, cfg.threshold_criterion)
+    frame_threshold = choose_threshold(
+        val.labels, calibrator.predict_proba(val_logits), cfg.threshold_criterion
+    )
+    metrics: dict[str, Any] = {
+        "best_epoch": prog.best_epoch,
+        "epochs_run": prog.epoch,
+        "val": split_metrics(val, val_logits, calibrator, cfg.top_frac, threshold),
+    }
+    if len(test):
+        test_logits = predict_split(model, test, norm, cfg.input_size, cfg.eval_batch_size, cfg.bf16)
+        metrics["test"] = split_metrics(test, test_logits, calibrator, cfg.top_frac, threshold)
+    config = {
+        "name": out_dir.name,
+        "arch": run["arch"],
+        "kwargs": run["arch_kwargs"],
+        "input_size": cfg.input_size,
+        "mean": list(spec.mean),
+        "std": list(spec.std),
+        "bf16_inference": cfg.bf16,  # val logits (hence calibration) were computed at this precision
+        "calibration": calibrator.to_dict(),
+        "threshold": threshold,
+        "threshold_level": "video",
+        "frame_threshold": frame_threshold,
+        "aggregation": {"method": "top_k_mean_logit_max_track", "top_frac": cfg.top_frac},
+        "training_data": {
+            "manifest_sha256": run["manifest_hash"],
+            "manifests": run["manifests"],
+            "exclude_methods": run["exclude_methods"],
+            "counts": run["counts"],
+        },
+        "metrics": metrics,
+        "code": run["code"],
+    }
+    save_model(model, config, out_dir)
+    record = dict(run, finished=True, history=prog.history, metrics=metrics)
+    write_text_atomic(out_dir / "run.json", json.dumps(record, indent=2) + "\n")
+    return TrainResult(out_dir, metrics, prog.best_epoch, prog.epoch, prog.stopped)

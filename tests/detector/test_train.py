@@ -1,0 +1,141 @@
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+import detector.train as train_mod
+from detector.io import load_model
+from detector.train import TrainConfig, train_detector
+
+from .conftest import build_testset
+
+FAST = TrainConfig(
+    epochs=2,
+    batch_size=8,
+    input_size=32,
+    steps_per_epoch=3,
+    warmup_steps=1,
+    progress=False,
+    max_frames_per_video=4,
+    eval_batch_size=64,
+)
+
+
+@pytest.fixture
+def small_set(tmp_path):
+    return build_testset(
+        tmp_path / "ts", videos_per_split={"train": 3, "val": 2, "test": 2}, frames=4, size=32
+    )
+
+
+def test_end_to_end_writes_a_loadable_calibrated_model(small_set, tmp_path):
+    out = tmp_path / "run"
+    result = train_detector([small_set], "meso4", out, FAST)
+    assert {"model.safetensors", "config.json", "run.json", "curves.png", "checkpoint"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["arch"] == "meso4" and cfg["input_size"] == 32
+    assert cfg["calibration"]["method"] == "temperature"
+    assert 0 < cfg["threshold"] < 1
+    assert len(cfg["training_data"]["manifest_sha256"]) == 64
+    assert cfg["metrics"]["test"]["n_videos"] == 4
+    assert set(cfg["metrics"]["test"]["per_method_video_auc"]) == {"ae_swap", "self_blend"}
+    run = json.loads((out / "run.json").read_text())
+    assert run["finished"] and run["seed"] == 0 and run["config"]["epochs"] == 2
+    assert [h["epoch"] for h in run["history"]] == [1, 2]
+    assert "git_commit" in run["code"]
+    assert result.epochs_run == 2 and result.metrics == cfg["metrics"]
+    det = load_model(out)
+    crops = np.load(small_set / "crops" / "test_fake_0.npz")["images"]
+    p = det.predict_proba(crops)
+    assert p.shape == (4,) and np.all((p > 0) & (p < 1))
+
+
+def test_learns_an_easy_cue(tmp_path):
+    """The synthetic fakes carry an obvious patch; a few dozen steps must already rank them well."""
+    root = build_testset(
+        tmp_path / "ts", videos_per_split={"train": 6, "val": 3, "test": 3}, frames=4, size=32
+    )
+    cfg = replace(FAST, epochs=3, steps_per_epoch=10, lr=3e-3, augment=None)
+    result = train_detector([root], "meso4", tmp_path / "run", cfg)
+    assert result.metrics["test"]["frame_auc"] > 0.9
+
+
+def test_resume_after_a_crash_matches_an_uninterrupted_run(small_set, tmp_path, monkeypatch):
+    cfg = replace(FAST, checkpoint_every_s=0.0)  # checkpoint after every step
+    train_detector([small_set], "meso4", tmp_path / "straight", cfg)
+
+    real_augment = train_mod.augment_batch
+    calls = {"n": 0}
+
+    def crash_in_epoch_two(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:  # second step of epoch 2
+            raise KeyboardInterrupt
+        return real_augment(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "augment_batch", crash_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train_detector([small_set], "meso4", tmp_path / "resumed", cfg)
+    state = json.loads((tmp_path / "resumed" / "checkpoint" / "state.json").read_text())
+    assert (state["epoch"], state["step_in_epoch"]) == (1, 1)
+    assert not (tmp_path / "resumed" / "model.safetensors").exists()
+    monkeypatch.setattr(train_mod, "augment_batch", real_augment)
+
+    with pytest.raises(ValueError, match="resume=True"):
+        train_detector([small_set], "meso4", tmp_path / "resumed", cfg)
+    with pytest.raises(ValueError, match="arch"):
+        train_detector([small_set], "meso_inception4", tmp_path / "resumed", replace(cfg, resume=True))
+    result = train_detector([small_set], "meso4", tmp_path / "resumed", replace(cfg, resume=True))
+
+    a = load_file(tmp_path / "straight" / "model.safetensors")
+    b = load_file(tmp_path / "resumed" / "model.safetensors")
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+    assert result.epochs_run == 2
+    run = json.loads((tmp_path / "resumed" / "run.json").read_text())
+    assert [h["epoch"] for h in run["history"]] == [1, 2]
+
+
+def test_early_stopping_keeps_the_best_epoch(small_set, tmp_path, monkeypatch):
+    real_predict = train_mod.predict_split
+    calls = {"n": 0}
+
+    def scripted(model, split, *args):
+        """Val AUC 1.0 after epoch 1, then 0.0: training must stop after `patience` bad epochs."""
+        calls["n"] += 1
+        real_predict(model, split, *args)
+        good = calls["n"] == 1 or calls["n"] > 3
+        return (split.labels if good else 1 - split.labels).astype(np.float32) * 4 - 2
+
+    monkeypatch.setattr(train_mod, "predict_split", scripted)
+    result = train_detector([small_set], "meso4", tmp_path / "run", replace(FAST, epochs=6, patience=2))
+    assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 1
+    history = json.loads((tmp_path / "run" / "run.json").read_text())["history"]
+    assert [h["val_frame_auc"] for h in history] == [1.0, 0.0, 0.0]
+
+
+def test_validation_split_needs_both_classes(tmp_path):
+    root = build_testset(tmp_path / "ts", videos_per_split={"train": 2, "test": 1}, frames=2, size=16)
+    with pytest.raises(ValueError, match="val split"):
+        train_detector([root], "meso4", tmp_path / "run", FAST)
+
+
+def test_lr_schedule_warms_up_and_decays():
+    cfg = TrainConfig(lr=1.0, warmup_steps=10)
+    lrs = [train_mod._lr_at(s, 100, cfg) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and max(lrs) <= 1.0
+    assert lrs[9] > lrs[50] > lrs[99] >= 0.05
+
+
+def test_bf16_autocast_training_and_rerun_of_a_finished_run(small_set, tmp_path):
+    cfg = replace(FAST, epochs=1, bf16=True)
+    first = train_detector([small_set], "patchgan", tmp_path / "run", cfg)
+    assert np.isfinite(first.metrics["val"]["frame_brier"])
+    weights = (tmp_path / "run" / "model.safetensors").read_bytes()
+    again = train_detector([small_set], "patchgan", tmp_path / "run", replace(cfg, resume=True))
+    assert again.epochs_run == 1  # nothing left to train: only re-calibrates and re-saves the same weights
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == weights
