@@ -51,6 +51,7 @@ class CropData:
     splits: dict[str, CropSplit]
     manifests: tuple[tuple[str, str], ...]  # (dir, sha256 of manifest.csv)
     manifest_hash: str  # sha256 over the manifest hashes: names the training data in config.json
+    crop_size: int | None  # side of the stored aligned crops (before resizing to the model input)
 
 
 def _empty_split(size: int) -> CropSplit:
@@ -73,6 +74,7 @@ def load_crops(
         s: {"img": [], "lab": [], "vid": [], "frm": [], "vl": [], "vm": [], "vk": []} for s in SPLITS
     }
     manifests = []
+    crop_sizes: set[int] = set()
     for d in map(Path, testset_dirs):
         mf = d / "manifest.csv"
         if not mf.is_file():
@@ -97,6 +99,7 @@ def load_crops(
             p = parts[split]
             v = len(p["vl"])
             imgs = images[keep]
+            crop_sizes.add(int(imgs.shape[1]))
             if imgs.shape[1:3] != (size, size):
                 interp = cv2.INTER_AREA if imgs.shape[1] > size else cv2.INTER_LINEAR
                 imgs = np.stack([cv2.resize(im, (size, size), interpolation=interp) for im in imgs])
@@ -124,4 +127,5 @@ def load_crops(
     combined = hashlib.sha256(
         "\n".join(h for _, h in sorted(manifests, key=lambda m: m[1])).encode()
     ).hexdigest()
-    return CropData(splits, tuple(manifests), combined)
+    crop_size = crop_sizes.pop() if len(crop_sizes) == 1 else None
+    return CropData(splits, tuple(manifests), combined, crop_size)

@@ -133,6 +133,17 @@ class LoadedDetector:
         return int(self.config["input_size"])
 
     @property
+    def crop_size(self) -> int:
+        """Side of the aligned crops the training data used; request crops at this size so the
+        resize to ``input_size`` happens here, as it did in training (resampling leaves traces)."""
+        return int(self.config.get("crop_size", self.input_size))
+
+    @property
+    def top_frac(self) -> float:
+        """Top-k fraction for ``aggregate_video`` that the threshold was chosen with."""
+        return float(self.config.get("aggregation", {}).get("top_frac", 0.25))
+
+    @property
     def threshold(self) -> float:
         """Decision threshold on calibrated video probability, chosen on validation data."""
         return float(self.config.get("threshold", 0.5))

@@ -318,6 +318,8 @@ def _finish(
         "arch": run["arch"],
         "kwargs": run["arch_kwargs"],
         "input_size": cfg.input_size,
+        # Align scan crops at this size and let LoadedDetector resize, exactly as training data was made.
+        "crop_size": data.crop_size or cfg.input_size,
         "mean": list(spec.mean),
         "std": list(spec.std),
         "bf16_inference": cfg.bf16,  # val logits (hence calibration) were computed at this precision

@@ -15,6 +15,7 @@ def test_splits_labels_and_resize(tiny_testset):
     assert len(data.splits["val"].video_labels) == 4
     assert np.array_equal(train.frames[:6], np.arange(6) * 3)
     assert len(data.manifest_hash) == 64
+    assert data.crop_size == 40  # stored size, before resizing to the model input
 
 
 def test_frames_per_video_are_capped_evenly(tiny_testset):

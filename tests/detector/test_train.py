@@ -39,6 +39,7 @@ def test_end_to_end_writes_a_loadable_calibrated_model(small_set, tmp_path):
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["arch"] == "meso4" and cfg["input_size"] == 32
+    assert cfg["crop_size"] == 40 and cfg["aggregation"]["top_frac"] == 0.25
     assert cfg["calibration"]["method"] == "temperature"
     assert 0 < cfg["threshold"] < 1
     assert len(cfg["training_data"]["manifest_sha256"]) == 64
@@ -50,6 +51,7 @@ def test_end_to_end_writes_a_loadable_calibrated_model(small_set, tmp_path):
     assert "git_commit" in run["code"]
     assert result.epochs_run == 2 and result.metrics == cfg["metrics"]
     det = load_model(out)
+    assert (det.crop_size, det.top_frac) == (40, 0.25)
     crops = np.load(small_set / "crops" / "test_fake_0.npz")["images"]
     p = det.predict_proba(crops)
     assert p.shape == (4,) and np.all((p > 0) & (p < 1))
