@@ -26,7 +26,7 @@ FAST = TrainConfig(
 @pytest.fixture
 def small_set(tmp_path):
     return build_testset(
-        tmp_path / "ts", videos_per_split={"train": 3, "val": 2, "test": 2}, frames=4, size=32
+        tmp_path / "ts", videos_per_split={"train": 3, "val": 2, "test": 2}, frames=4, size=40
     )
 
 
