@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
@@ -56,6 +56,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from fakescope.atomicio import write_json_atomic as atomic_write_json
     from fakescope.scan import ScanConfig
 
+    if args.detector:
+        try:
+            from detector.io import load_model
+
+            load_model(args.detector)
+        except ValueError as exc:
+            _err(args.detector, f"unusable detector: {exc}")
+            return EXIT_USAGE
     paths = expand_inputs(args.videos)
     if not paths:
         _err(" ".join(args.videos), "no video files found")
@@ -208,16 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--quiet", action="store_true")
     tb.set_defaults(func=cmd_testset_build)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    from fakescope.cli_models import register
+
+    register(sub, _Parser)
     return parser
 
 
-# Other modules add their sub-commands here (name -> function taking the subparsers object).
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    import os
+
+    # OpenMP's default busy-wait makes 2 torch threads up to 20x slower when the 2 cores are shared
+    # (measured, see benchmarks/detector_speed.py); it is read once, before torch is imported.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,132 @@
+"""Sub-commands that train and run models: `swap train|render|eval`, `detector train|list`.
+
+Kept apart from fakescope/cli.py so the scan path imports nothing of training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _identities(pairs: list[str]) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for pair in pairs:
+        name, sep, src = pair.partition("=")
+        if not sep or not name or not src:
+            raise ValueError(f"--identity expects NAME=VIDEO_OR_DIR, got {pair!r}")
+        if not name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"identity name {name!r} may only hold letters, digits, '-' and '_'")
+        if not Path(src).exists():
+            raise FileNotFoundError(f"{src}: no such file or directory (identity {name})")
+        out[name] = Path(src)
+    return out
+
+
+def cmd_swap_train(args: argparse.Namespace) -> int:
+    from generator.train import train_swap
+
+    result = train_swap(_identities(args.identity or []), Path(args.out), args.preset, minutes=args.minutes,
+                        resume=args.resume, progress=not args.quiet, max_steps=args.steps, seed=args.seed,
+                        gan=not args.no_gan)
+    print(result)
+    return 0
+
+
+def cmd_swap_render(args: argparse.Namespace) -> int:
+    from generator.render import RenderOptions, render_swap
+
+    opts = RenderOptions(colour=args.colour, blend=args.blend, all_faces=args.all_faces)
+    result = render_swap(Path(args.run), Path(args.input), args.to, Path(args.output), opts, progress=not args.quiet)
+    print(f"{result.output}: {result.frames} frames ({result.frames_swapped} swapped) at "
+          f"{result.frames_per_second:.1f} frames/s, codec {result.codec}, audio {'kept' if result.audio else 'none'}")
+    return 0
+
+
+def cmd_swap_eval(args: argparse.Namespace) -> int:
+    from generator.evaluate import evaluate_swap
+
+    result = evaluate_swap(Path(args.run), Path(args.input), Path(args.swapped), args.source, args.to,
+                           Path(args.out), progress=not args.quiet)
+    print(json.dumps(result.as_json(), indent=2))
+    return 0
+
+
+def cmd_detector_train(args: argparse.Namespace) -> int:
+    from detector.train import TrainConfig, train_detector
+
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, input_size=args.input_size, seed=args.seed,
+                      resume=args.resume, progress=not args.quiet, bf16=args.bf16,
+                      exclude_methods=tuple(args.exclude_method or ()), steps_per_epoch=args.steps_per_epoch)
+    result = train_detector([Path(d) for d in args.data], args.arch, Path(args.out), cfg)
+    test = result.metrics.get("test", {})
+    print(f"{args.out}: best epoch {result.best_epoch}/{result.epochs_run}; test video AUC "
+          f"{test.get('video_auc')}, frame AUC {test.get('frame_auc')}")
+    return 0
+
+
+def cmd_detector_list(args: argparse.Namespace) -> int:
+    from detector.catalog import catalog
+
+    for e in catalog():
+        size = f"{e.input_size}px" if e.input_size else "-"
+        print(f"{e.kind:12s} {e.name:22s} {e.arch:20s} {size:6s} {e.summary}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, parser_class: type[argparse.ArgumentParser]) -> None:
+    swap = sub.add_parser("swap", help="autoencoder-GAN face swap").add_subparsers(
+        dest="swap_command", required=True, parser_class=parser_class)
+    st = swap.add_parser("train", help="train a face-swap model on two or more identities")
+    st.add_argument("--identity", action="append", metavar="NAME=VIDEO_OR_DIR")
+    st.add_argument("--out", required=True, metavar="RUN_DIR")
+    st.add_argument("--preset", choices=["quick", "standard"], default="quick")
+    st.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")
+    st.add_argument("--steps", type=int, default=None, help="stop after this many iterations")
+    st.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    st.add_argument("--no-gan", action="store_true", help="train without the discriminator")
+    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("--quiet", action="store_true")
+    st.set_defaults(func=cmd_swap_train)
+
+    sr = swap.add_parser("render", help="render a video with its face swapped to a trained identity")
+    sr.add_argument("--run", required=True, metavar="RUN_DIR")
+    sr.add_argument("--input", required=True, metavar="VIDEO")
+    sr.add_argument("--to", required=True, metavar="NAME")
+    sr.add_argument("--output", required=True, metavar="OUT.mp4")
+    sr.add_argument("--colour", choices=["reinhard", "histogram", "none"], default="reinhard")
+    sr.add_argument("--blend", choices=["feather", "seamless"], default="feather")
+    sr.add_argument("--all-faces", action="store_true")
+    sr.add_argument("--quiet", action="store_true")
+    sr.set_defaults(func=cmd_swap_render)
+
+    se = swap.add_parser("eval", help="identity transfer, expression error and SSIM of a rendered swap")
+    se.add_argument("--run", required=True, metavar="RUN_DIR")
+    se.add_argument("--input", required=True, metavar="VIDEO")
+    se.add_argument("--swapped", required=True, metavar="VIDEO")
+    se.add_argument("--source", required=True, metavar="NAME")
+    se.add_argument("--to", required=True, metavar="NAME")
+    se.add_argument("--out", required=True, metavar="DIR")
+    se.add_argument("--quiet", action="store_true")
+    se.set_defaults(func=cmd_swap_eval)
+
+    det = sub.add_parser("detector", help="CNN detectors").add_subparsers(
+        dest="detector_command", required=True, parser_class=parser_class)
+    dt = det.add_parser("train", help="train a detector on test sets")
+    dt.add_argument("--data", nargs="+", required=True, metavar="TESTSET_DIR")
+    dt.add_argument("--arch", required=True, metavar="NAME", help="see `fakescope detector list`")
+    dt.add_argument("--out", required=True, metavar="MODEL_DIR")
+    dt.add_argument("--epochs", type=int, default=20)
+    dt.add_argument("--batch-size", type=int, default=32)
+    dt.add_argument("--input-size", type=int, default=128)
+    dt.add_argument("--steps-per-epoch", type=int, default=None)
+    dt.add_argument("--exclude-method", action="append", metavar="METHOD",
+                    help="leave a fake method out of training (still tested on it)")
+    dt.add_argument("--bf16", action="store_true")
+    dt.add_argument("--resume", action="store_true")
+    dt.add_argument("--seed", type=int, default=0)
+    dt.add_argument("--quiet", action="store_true")
+    dt.set_defaults(func=cmd_detector_train)
+    dl = det.add_parser("list", help="registered architectures and shipped models")
+    dl.set_defaults(func=cmd_detector_list)
