@@ -1,0 +1,142 @@
+"""FGSM and PGD attacks on a detector, applied to the face crop and pasted back into the video.
+
+The perturbation is computed on the aligned crop the detector sees (epsilon in 1/255 units of
+that crop), warped back into the frame and added only inside the dilated face hull, so the rest
+of the frame is untouched. The clip is then H.264-encoded like every other item, and the score
+"after" is measured on crops decoded from the written file: an attack that does not survive
+compression is reported as such, not as a success.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from fakescope.atomicio import write_bytes_atomic, write_json_atomic
+from fakescope.faces import FaceTracker, align_face
+from fakescope.video import iter_frames
+
+
+def _to_tensor(crops_bgr: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(crops_bgr[..., ::-1])).permute(0, 3, 1, 2).float() / 255.0
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray((x.clamp(0, 1) * 255.0 + 0.5).byte().permute(0, 2, 3, 1).numpy()[..., ::-1])
+
+
+def _logits(detector: Any, x_rgb01: torch.Tensor) -> torch.Tensor:
+    size = detector.input_size
+    if x_rgb01.shape[-1] != size:
+        x_rgb01 = F.interpolate(x_rgb01, size=(size, size), mode="area")
+    return detector.model(detector.normalise(x_rgb01))
+
+
+def attack_crops(detector: Any, crops_bgr: np.ndarray, eps: float, method: str = "pgd", steps: int = 10,
+                 alpha: float | None = None, seed: int = 0) -> np.ndarray:
+    """Perturb uint8 BGR crops (N, S, S, 3) within an L-inf ball of ``eps``/255 to lower the fake logit."""
+    if method not in ("fgsm", "pgd"):
+        raise ValueError(f"unknown attack {method!r}; use 'fgsm' or 'pgd'")
+    x0 = _to_tensor(crops_bgr)
+    e = eps / 255.0
+    detector.model.eval()
+    if method == "fgsm":
+        x = x0.clone().requires_grad_(True)
+        _logits(detector, x).sum().backward()
+        adv = x0 - e * x.grad.sign()
+    else:
+        step = alpha if alpha is not None else 2.5 * e / steps
+        gen = torch.Generator().manual_seed(seed)
+        adv = (x0 + (torch.rand(x0.shape, generator=gen) * 2 - 1) * e).clamp(0, 1)
+        for _ in range(steps):
+            adv = adv.detach().requires_grad_(True)
+            _logits(detector, adv).sum().backward()
+            adv = adv - step * adv.grad.sign()
+            adv = torch.min(torch.max(adv, x0 - e), x0 + e).clamp(0, 1)
+    return _to_uint8(adv.detach())
+
+
+def paste_delta(frame: np.ndarray, aligned: Any, adv_crop: np.ndarray, feather: int = 3) -> np.ndarray:
+    """Add the crop-space perturbation back into the frame, inside the face hull only."""
+    h, w = frame.shape[:2]
+    delta = adv_crop.astype(np.float32) - aligned.image.astype(np.float32)
+    back = cv2.warpAffine(delta, aligned.inverse, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
+    mask = cv2.warpAffine(aligned.mask, aligned.inverse, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+    if feather:
+        mask = cv2.dilate(mask, np.ones((2 * feather + 1,) * 2, np.uint8))
+    out = frame.astype(np.float32) + back * (mask[..., None] > 0)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _video_score(detector: Any, crops: np.ndarray) -> float:
+    from detector.aggregate import aggregate_video
+
+    logits = detector.predict_logits(crops)
+    n = len(logits)
+    return float(aggregate_video(np.zeros(n, int), np.arange(n), logits, detector.calibrator,
+                                 top_frac=detector.top_frac).probability)
+
+
+def attack_testset(out_dir: Path, cfg: Any, progress: bool = True, max_items: int = 12) -> list[str]:
+    """Add attacked copies of test-split fake items to the test set in ``out_dir``; returns new item ids."""
+    from tqdm import tqdm
+
+    from detector.io import load_model
+    from generator.testset import _encode, extract_crops, sha256_bytes, stable_rng
+
+    detector = load_model(cfg.attack_detector)
+    rows = [json.loads(p.read_text()) for p in sorted((Path(out_dir) / "items").glob("*.json"))]
+    victims = [r for r in rows if r["label"] == "fake" and r["split"] == "test" and "attack" not in r["params"]]
+    victims = victims[:max_items]
+    made: list[str] = []
+    bar = tqdm(total=len(victims) * len(cfg.attack_eps), unit="item", desc=f"{cfg.attack}", disable=not progress)
+    for row in victims:
+        src = Path(out_dir) / row["path"]
+        frames, lms = [], []
+        tracker = FaceTracker()
+        for i, ts, frame in iter_frames(src):
+            faces = tracker.process(i, ts, frame)
+            frames.append(frame)
+            lms.append(min(faces, key=lambda f: f.track_id).landmarks if faces else None)
+        before = _video_score(detector, np.load(Path(out_dir) / row["crops"])["images"])
+        for eps in cfg.attack_eps:
+            item_id = f"{Path(row['path']).stem}_{cfg.attack}_e{eps}"
+            sidecar = Path(out_dir) / "items" / f"{item_id}.json"
+            if sidecar.exists():
+                bar.update(1)
+                continue
+            seed = int(stable_rng(cfg.seed, item_id).integers(2**31))
+            out_frames = []
+            for frame, lm in zip(frames, lms, strict=True):
+                if lm is None:
+                    out_frames.append(frame)
+                    continue
+                a = align_face(frame, lm, size=detector.crop_size, margin=0.3)
+                adv = attack_crops(detector, a.image[None], eps, cfg.attack, cfg.pgd_steps, seed=seed)[0]
+                out_frames.append(paste_delta(frame, a, adv))
+            data = _encode(out_frames, 25.0, 18, Path(out_dir) / "items" / f".{item_id}.tmp.mp4")
+            video = Path(out_dir) / "items" / f"{item_id}.mp4"
+            write_bytes_atomic(video, data)
+            crops = extract_crops(video, lms, cfg)
+            buf = io.BytesIO()
+            np.savez_compressed(buf, **crops)
+            write_bytes_atomic(Path(out_dir) / "crops" / f"{item_id}.npz", buf.getvalue())
+            after = _video_score(detector, crops["images"])
+            params = {**json.loads(row["params"]), "attack": cfg.attack, "epsilon": eps,
+                      "steps": cfg.pgd_steps if cfg.attack == "pgd" else 1, "detector": detector.name,
+                      "detector_sha256": detector.sha256, "score_before": round(before, 6),
+                      "score_after": round(after, 6), "attacked_from": row["path"], "clean_sha256": row["sha256"]}
+            new = {**row, "path": f"items/{item_id}.mp4", "method": row["method"], "params": json.dumps(params, sort_keys=True),
+                   "sha256": sha256_bytes(data), "crops": f"crops/{item_id}.npz"}
+            write_json_atomic(sidecar, new)
+            made.append(item_id)
+            bar.update(1)
+    bar.close()
+    return made
