@@ -1,23 +1,75 @@
 """Turn a track's evidence into one verdict.
 
-Until a fitted fusion model is shipped (detector/weights/default/fusion.json), the fallback is a
-documented rule: the reliability-weighted mean of the ``ok`` scores. ``insufficient`` evidence is
-dropped entirely, so it can never push a verdict towards fake. The probability is labelled
-``fake`` above ``FAKE_THRESHOLD``, ``real`` below ``REAL_THRESHOLD`` and ``inconclusive`` between.
+The fitted fusion model is a logistic regression over each analyzer's logit(score), fitted on the
+validation split of our own test set (``python -m fakescope.fusion_fit``) and shipped as JSON next
+to the default detector (``detector/weights/default/fusion.json``). An analyzer whose status is
+``insufficient`` contributes a feature of exactly 0 (the logit of 0.5): the model has no
+per-analyzer offsets, so missing evidence can never push a verdict towards fake.
+
+Without a fitted model, the fallback is the reliability-weighted mean of the ``ok`` scores.
+The probability is labelled ``fake`` at or above ``FAKE_THRESHOLD``, ``real`` at or below
+``REAL_THRESHOLD`` and ``inconclusive`` in between.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from fakescope.types import Evidence, Verdict
 
 FAKE_THRESHOLD = 0.65
 REAL_THRESHOLD = 0.35
 
-# Prior reliability of each analyzer when no fitted fusion model exists: the trained detector is
-# the strongest single signal; physiological cues are weak on short clips.
 DEFAULT_WEIGHTS = {"detector": 3.0, "edges": 1.5, "spectrum": 1.0, "blink": 0.5, "pulse": 0.5, "provenance": 4.0}
+_CLIP = 1e-4
+
+
+def _logit(p: float) -> float:
+    p = min(max(float(p), _CLIP), 1 - _CLIP)
+    return math.log(p / (1 - p))
+
+
+@dataclass(frozen=True)
+class FusionModel:
+    analyzers: tuple[str, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    meta: dict
+
+    def features(self, evidence: Sequence[Evidence]) -> list[float]:
+        by = {e.analyzer: e for e in evidence}
+        return [_logit(by[a].score) if a in by and by[a].status == "ok" else 0.0 for a in self.analyzers]
+
+    def predict(self, evidence: Sequence[Evidence]) -> float:
+        z = self.intercept + sum(c * x for c, x in zip(self.coef, self.features(evidence), strict=True))
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+    def as_json(self) -> dict:
+        return {"analyzers": list(self.analyzers), "coef": list(self.coef), "intercept": self.intercept,
+                "meta": self.meta}
+
+    @classmethod
+    def from_json(cls, d: dict) -> FusionModel:
+        if len(d["analyzers"]) != len(d["coef"]):
+            raise ValueError("fusion.json: analyzers and coef differ in length")
+        return cls(tuple(d["analyzers"]), tuple(float(c) for c in d["coef"]), float(d["intercept"]), d.get("meta", {}))
+
+
+def fusion_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "detector" / "weights" / "default" / "fusion.json"
+
+
+@lru_cache(maxsize=4)
+def load_fusion(path: str | None = None) -> FusionModel | None:
+    p = Path(path) if path else fusion_path()
+    if not p.is_file():
+        return None
+    return FusionModel.from_json(json.loads(p.read_text()))
 
 
 def label_for(p: float) -> str:
@@ -28,12 +80,17 @@ def label_for(p: float) -> str:
     return "inconclusive"
 
 
-def fuse(evidence: Sequence[Evidence]) -> Verdict:
+def fuse(evidence: Sequence[Evidence], model: FusionModel | None | bool = True) -> Verdict:
+    """``model=True`` uses the shipped fusion model when present; ``None``/``False`` the fallback rule."""
     ok = [e for e in evidence if e.status == "ok"]
     if not ok:
         return Verdict("inconclusive", 0.5, tuple(evidence), reason="every analyzer reported insufficient evidence")
-    weights = [DEFAULT_WEIGHTS.get(e.analyzer, 1.0) for e in ok]
-    p = sum(w * e.score for w, e in zip(weights, ok, strict=True)) / sum(weights)
+    fitted = load_fusion() if model is True else (model or None)
+    if fitted is not None and any(e.analyzer in fitted.analyzers for e in ok):
+        p = fitted.predict(evidence)
+    else:
+        weights = [DEFAULT_WEIGHTS.get(e.analyzer, 1.0) for e in ok]
+        p = sum(w * e.score for w, e in zip(weights, ok, strict=True)) / sum(weights)
     label = label_for(p)
     reason = "" if label != "inconclusive" else f"fused probability {p:.2f} lies between {REAL_THRESHOLD} and {FAKE_THRESHOLD}"
     return Verdict(label, float(p), tuple(evidence), reason=reason)  # type: ignore[arg-type]

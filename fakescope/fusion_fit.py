@@ -1,0 +1,86 @@
+"""Fit the fusion model on the validation split of a test set.
+
+    python -m fakescope.fusion_fit --data TESTSET_DIR [--out detector/weights/default/fusion.json]
+
+Each validation video is scanned once with every analyzer; the fused probability is a logistic
+regression over the analyzers' logits (no intercept per analyzer, see fakescope.fusion). The
+fit uses scikit-learn and is stored as plain JSON (never pickled).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fakescope.atomicio import write_json_atomic
+from fakescope.fusion import FusionModel, fusion_path
+from fakescope.types import Evidence
+
+FUSED_ANALYZERS = ("detector", "edges", "spectrum", "blink")
+
+
+def evidence_from_record(record: dict[str, Any]) -> list[Evidence]:
+    out = []
+    for name, a in (record.get("analyzers") or {}).items():
+        if isinstance(a, dict) and "score" in a:
+            out.append(Evidence(name, float(a["score"]), a.get("status", "insufficient")))
+    return out
+
+
+def fit_fusion(evidence: Sequence[Sequence[Evidence]], y: Sequence[int], analyzers: Sequence[str] = FUSED_ANALYZERS,
+               c: float = 1.0, meta: dict[str, Any] | None = None) -> FusionModel:
+    from sklearn.linear_model import LogisticRegression
+
+    y_arr = np.asarray(y, int)
+    if len(set(y_arr.tolist())) < 2:
+        raise ValueError("fusion needs both real and fake validation videos; build a larger test set")
+    template = FusionModel(tuple(analyzers), (0.0,) * len(analyzers), 0.0, {})
+    x = np.asarray([template.features(ev) for ev in evidence], float)
+    # Analyzers whose fitted weight comes out negative are dropped and the rest refitted: a
+    # fused score must never rise because one analyzer became more confident the video is real.
+    keep = list(range(len(analyzers)))
+    while True:
+        lr = LogisticRegression(C=c, max_iter=1000).fit(x[:, keep], y_arr)
+        w = lr.coef_[0]
+        if (w >= 0).all() or len(keep) == 1:
+            break
+        keep.pop(int(np.argmin(w)))
+    coef = [0.0] * len(analyzers)
+    for k, v in zip(keep, w, strict=True):
+        coef[k] = max(float(v), 0.0)
+    return FusionModel(tuple(analyzers), tuple(coef), float(lr.intercept_[0]), dict(meta or {}, n=len(y_arr)))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from tqdm import tqdm
+
+    from fakescope.scan import ScanConfig, scan_video
+    from generator.testset import read_manifest
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--split", default="val")
+    ap.add_argument("--out", type=Path, default=fusion_path())
+    args = ap.parse_args(argv)
+    rows = [r for r in read_manifest(args.data) if r["split"] == args.split]
+    evidence, y = [], []
+    for r in tqdm(rows, desc="scanning", unit="video"):
+        rec = scan_video(args.data / r["path"], ScanConfig(progress=False)).record
+        evidence.append(evidence_from_record(rec))
+        y.append(1 if r["label"] == "fake" else 0)
+    manifest = args.data / "manifest.csv"
+    meta = {"data": str(args.data.name), "split": args.split,
+            "manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest()}
+    model = fit_fusion(evidence, y, meta=meta)
+    write_json_atomic(args.out, model.as_json())
+    print(f"fusion model on {len(y)} {args.split} videos: coef {dict(zip(model.analyzers, model.coef, strict=True))}, "
+          f"intercept {model.intercept:.3f} -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from fakescope.fusion import FusionModel, fuse, label_for
+from fakescope.fusion_fit import fit_fusion
+from fakescope.types import Evidence
+
+MODEL = FusionModel(("detector", "edges", "blink"), (2.0, 1.0, 0.5), -0.2, {})
+
+
+def test_insufficient_evidence_counts_as_absent() -> None:
+    base = [Evidence("detector", 0.3, "ok"), Evidence("edges", 0.6, "ok")]
+    with_insufficient = [*base, Evidence("blink", 0.99, "insufficient")]
+    assert fuse(with_insufficient, MODEL).fake_probability == pytest.approx(fuse(base, MODEL).fake_probability)
+
+
+def test_all_insufficient_is_inconclusive() -> None:
+    v = fuse([Evidence("detector", 0.9, "insufficient")], MODEL)
+    assert v.label == "inconclusive" and v.fake_probability == 0.5
+
+
+def test_labels_follow_documented_thresholds() -> None:
+    assert label_for(0.9) == "fake" and label_for(0.1) == "real" and label_for(0.5) == "inconclusive"
+    assert fuse([Evidence("detector", 0.999, "ok")], MODEL).label == "fake"
+    assert fuse([Evidence("detector", 0.001, "ok")], MODEL).label == "real"
+
+
+def test_fit_learns_to_trust_the_informative_analyzer_and_never_a_negative_weight() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    ev = []
+    for label in y:
+        good = float(np.clip(rng.normal(0.8 if label else 0.2, 0.1), 0.01, 0.99))
+        noise = float(rng.uniform(0.05, 0.95))
+        anti = float(np.clip(rng.normal(0.3 if label else 0.7, 0.1), 0.01, 0.99))  # anti-correlated
+        ev.append([Evidence("detector", good, "ok"), Evidence("edges", noise, "ok"), Evidence("blink", anti, "ok")])
+    m = fit_fusion(ev, y, ("detector", "edges", "blink"))
+    assert m.coef[0] > 1.0 and all(c >= 0 for c in m.coef)
+    assert m.coef[2] == 0.0
+    acc = np.mean([(m.predict(e) > 0.5) == bool(t) for e, t in zip(ev, y, strict=True)])
+    assert acc > 0.9
+    assert FusionModel.from_json(m.as_json()) == m
+
+
+def test_fit_needs_both_classes() -> None:
+    with pytest.raises(ValueError, match="both"):
+        fit_fusion([[Evidence("detector", 0.5, "ok")]] * 3, [1, 1, 1])
