@@ -1,0 +1,125 @@
+"""Swap quality versus training time: train on two identities, render held-out clips, evaluate.
+
+Each identity's clip is split in time: the first ``1 - holdout`` of its frames train the model,
+the rest is held out. After each ``--eval-at`` point (total training minutes; training resumes
+from the checkpoint in between) the held-out clip of A is rendered as B and the held-out clip of
+B as A, and ``evaluate_swap`` measures identity transfer (dlib embedding), expression error and
+reconstruction SSIM. Prints a markdown table and writes results.json + strips in ``--out``.
+Killing the script and re-running it with the same arguments continues where it stopped.
+
+    .venv/bin/python benchmarks/generator_quality.py --preset quick --minutes 30 --eval-at 10 20 30 \\
+        --out /tmp/fakescope_bench/quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import cv2
+import torch
+
+from generator.atomic import atomic_write_json
+from generator.evaluate import evaluate_swap
+from generator.render import render_swap
+from generator.train import train_swap
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "SadTalker" / "examples" / "ref_video"
+DEFAULT_A = DATA / "WDA_AlexandriaOcasioCortez_000.mp4"
+DEFAULT_B = DATA / "WDA_KatieHill_000.mp4"
+
+
+def frame_count(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+def split_clip(src: Path, train_out: Path, held_out: Path, holdout: float) -> tuple[int, int]:
+    """Cut ``src`` by frame index into a training part and a held-out part (H.264 CRF 12 if ffmpeg exists)."""
+    n = frame_count(src)
+    cut = round(n * (1 - holdout))
+    if train_out.exists() and held_out.exists():
+        return cut, n - cut
+    train_out.parent.mkdir(parents=True, exist_ok=True)
+    if shutil.which("ffmpeg"):
+        for out, expr in ((train_out, f"lt(n\\,{cut})"), (held_out, f"gte(n\\,{cut})")):
+            tmp = out.with_name(f".{out.name}")
+            subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-vf", f"select='{expr}'", "-fps_mode", "passthrough",
+                            "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p", "-an", str(tmp)], check=True)
+            tmp.replace(out)
+    else:
+        cap = cv2.VideoCapture(str(src))
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        writers = [cv2.VideoWriter(str(o), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h)) for o in (train_out, held_out)]
+        i = 0
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            writers[0 if i < cut else 1].write(frame)
+            i += 1
+        for wr in writers:
+            wr.release()
+    return cut, n - cut
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--a", type=Path, default=DEFAULT_A, help="video of identity A")
+    ap.add_argument("--b", type=Path, default=DEFAULT_B, help="video of identity B")
+    ap.add_argument("--preset", default="quick")
+    ap.add_argument("--minutes", type=float, default=30.0, help="total training minutes")
+    ap.add_argument("--eval-at", type=float, nargs="*", default=[], help="also evaluate after these total minutes")
+    ap.add_argument("--no-gan", action="store_true")
+    ap.add_argument("--holdout", type=float, default=0.2)
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "fakescope_bench" / "generator_quality")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    clips = args.out / "clips"
+    n_a = split_clip(args.a, clips / "a_train.mp4", clips / "a_heldout.mp4", args.holdout)
+    n_b = split_clip(args.b, clips / "b_train.mp4", clips / "b_heldout.mp4", args.holdout)
+    print(f"A={args.a.name}: {n_a[0]} train / {n_a[1]} held-out frames; B={args.b.name}: {n_b[0]} / {n_b[1]}")
+    run = args.out / "run"
+    results_path = args.out / "results.json"
+    rows = json.loads(results_path.read_text()) if results_path.exists() else []
+    done = {(r["minutes"], r["direction"]) for r in rows}
+    for minutes in sorted({*args.eval_at, args.minutes}):
+        if {(minutes, "A>B"), (minutes, "B>A")} <= done:
+            continue
+        tr = train_swap({"A": clips / "a_train.mp4", "B": clips / "b_train.mp4"}, run, args.preset, minutes=minutes,
+                        resume=True, gan=not args.no_gan)
+        for src, tgt, held in (("A", "B", clips / "a_heldout.mp4"), ("B", "A", clips / "b_heldout.mp4")):
+            tag = f"{src}to{tgt}_{minutes:g}min"
+            rend = render_swap(run, held, tgt, args.out / f"{tag}.mp4", progress=False)
+            ev = evaluate_swap(run, held, rend.output, src, tgt, args.out / f"eval_{tag}", progress=False)
+            row = {"minutes": minutes, "direction": f"{src}>{tgt}", "steps": tr.step, "train_seconds": round(tr.train_seconds, 1),
+                   "it_per_s_session": round(tr.session_it_per_s, 3), "gan": not args.no_gan, "preset": args.preset,
+                   "render_fps": round(rend.frames_per_second, 1), **ev.as_json()}
+            rows.append(row)
+            atomic_write_json(results_path, rows)
+            print(f"[{minutes:g} min, {tr.step} steps] {src}->{tgt}: nearer target {ev.fraction_nearer_target:.0%} "
+                  f"(input baseline {ev.baseline_fraction_nearer_target:.0%}), expression error {ev.expression_error}, "
+                  f"recon SSIM {ev.recon_ssim:.3f}, strip {ev.strip}", flush=True)
+    print("\n| minutes | steps | direction | nearer target | baseline | expr. error | mouth err | eye err | recon SSIM | faces missing |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in sorted(rows, key=lambda r: (r["minutes"], r["direction"])):
+        def f(v: float | None, fmt: str = ".3f") -> str:
+            return "n/a" if v is None else format(v, fmt)
+
+        print(f"| {r['minutes']:g} | {r['steps']} | {r['direction']} | {r['fraction_nearer_target']:.0%} | "
+              f"{r['baseline_fraction_nearer_target']:.0%} | {f(r['expression_error'])} | {f(r['mouth_open_error'])} | "
+              f"{f(r['eye_open_error'])} | {r['recon_ssim']:.3f} | {r['swapped_faces_missing']} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""``fakescope swap render``: swap the face in every frame of a video to a trained identity.
+
+Per frame: landmarks (shared face pipeline) -> crop -> encode -> decode as the target identity
+-> colour transfer onto the original face -> eroded, feathered mask -> warp back with the inverse
+affine -> blend. Frames without a face are written unchanged, so the output always has the
+input's frame count and frame rate. :class:`SwapEngine` exposes the single-frame step for the
+test-set builder, which needs the swap and its mask without writing a video.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from fakescope.faces import AlignedFace, FacePipeline
+from fakescope.video import probe
+from generator.blend import BlendMode, blend_mask, paste_face
+from generator.checkpoint import load_checkpoint, load_module
+from generator.colour import ColourMode, transfer_colour
+from generator.crop import crop_face
+from generator.models import FaceSwapModel, Preset, autocast_dtype, images_to_tensor, tensor_to_images
+from generator.threads import torch_threads
+from generator.video_out import OpenCVSink, finalize
+
+MaskMode = Literal["hull", "predicted", "both"]
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    colour: ColourMode = "reinhard"
+    blend: BlendMode = "feather"
+    mask: MaskMode = "hull"  # hull of the input's landmarks, the decoder's mask head, or their intersection
+    erode: float = 0.04  # fraction of the crop size
+    feather: float = 0.05  # Gaussian sigma, fraction of the crop size
+    all_faces: bool = False  # swap every tracked face, not only the largest one
+    h264: bool = True  # re-encode with ffmpeg/libx264 when available
+    crf: int = 18
+    keep_audio: bool = True
+    precision: str = "auto"
+    batch_frames: int = 8  # frames decoded per model call
+    # Torch threads for the decoder. One by default: the face pipeline and ffmpeg are
+    # single-threaded anyway, and small ops on 2 busy cores stall at OpenMP barriers
+    # (generator.threads); None leaves torch's setting alone.
+    threads: int | None = 1
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    output: Path
+    frames: int
+    frames_swapped: int
+    fps: float
+    width: int
+    height: int
+    seconds: float
+    codec: str
+    audio: bool
+    swapped_frames: tuple[int, ...] = field(default=(), repr=False)
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+class SwapEngine:
+    """A trained run loaded for inference (from its newest checkpoint; safetensors only)."""
+
+    def __init__(self, run_dir: Path, precision: str = "auto") -> None:
+        ckpt = load_checkpoint(Path(run_dir))
+        if ckpt is None:
+            raise ValueError(f"{run_dir} has no checkpoint; train first with `fakescope swap train --out {run_dir}`")
+        self.run_dir = Path(run_dir)
+        self.step = ckpt.step
+        self.meta = ckpt.meta
+        self.preset = Preset.from_json(ckpt.meta["preset"])
+        self.model = FaceSwapModel(self.preset, ckpt.meta["identities"]).to(memory_format=torch.channels_last)
+        load_module("model", self.model, ckpt.tensors)
+        self.model.eval()
+        self.dtype = autocast_dtype(precision)
+
+    @property
+    def identities(self) -> list[str]:
+        return list(self.model.identities)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast("cpu", dtype=self.dtype) if self.dtype is not None else contextlib.nullcontext()
+
+    @torch.inference_mode()
+    def decode_faces(self, crops: np.ndarray, to_identity: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Crops (N, S, S, 3) uint8 -> faces as ``to_identity`` (uint8) and mask-head output in [0, 1] (or None)."""
+        idx = self.model.index(to_identity)
+        with self._autocast():
+            rgb, mlogits = self.model(images_to_tensor(crops), idx)
+        masks = None if mlogits is None else torch.sigmoid(mlogits.float())[:, 0].numpy()
+        return tensor_to_images(rgb), masks
+
+    def crop(self, frame_bgr: np.ndarray, landmarks: np.ndarray) -> AlignedFace:
+        p = self.preset
+        return crop_face(frame_bgr, landmarks, p.size, p.margin, p.shift_y)
+
+    def paste(
+        self, frame_bgr: np.ndarray, crop: AlignedFace, face: np.ndarray, pred_mask: np.ndarray | None, options: RenderOptions
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Colour-match a decoded face to its crop, build the blend mask, and paste it into the frame."""
+        o = options
+        hull = crop.mask
+        if o.mask == "hull" or pred_mask is None:
+            region = hull
+        elif o.mask == "predicted":
+            region = pred_mask
+        elif o.mask == "both":
+            region = np.minimum(hull, pred_mask)
+        else:
+            raise ValueError(f"unknown mask mode {o.mask!r}; use 'hull', 'predicted' or 'both'")
+        face = transfer_colour(face, crop.image, region, o.colour)
+        return paste_face(frame_bgr, face, blend_mask(region, o.erode, o.feather), crop.inverse, o.blend)
+
+    def swap_frame(
+        self, frame_bgr: np.ndarray, landmarks: np.ndarray, to_identity: str, options: RenderOptions | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Swap one face (given by its 68 frame landmarks) to ``to_identity``.
+
+        Returns the new frame and the float32 full-frame mask of where it was changed.
+        """
+        o = options or RenderOptions()
+        crop = self.crop(frame_bgr, landmarks)
+        with torch_threads(o.threads):
+            faces, pred = self.decode_faces(crop.image[None], to_identity)
+        return self.paste(frame_bgr, crop, faces[0], None if pred is None else pred[0], o)
+
+    def swap_frames(
+        self, items: list[tuple[np.ndarray, list[np.ndarray]]], to_identity: str, options: RenderOptions | None = None
+    ) -> list[np.ndarray]:
+        """Swap every listed face of several frames with one batched decoder call (much faster per face)."""
+        o = options or RenderOptions()
+        crops = [[self.crop(frame, lm) for lm in lms] for frame, lms in items]
+        flat = [c for cs in crops for c in cs]
+        if not flat:
+            return [frame for frame, _ in items]
+        with torch_threads(o.threads):
+            faces, pred = self.decode_faces(np.stack([c.image for c in flat]), to_identity)
+        out, k = [], 0
+        for (frame, _), cs in zip(items, crops, strict=True):
+            for c in cs:
+                frame, _ = self.paste(frame, c, faces[k], None if pred is None else pred[k], o)
+                k += 1
+            out.append(frame)
+        return out
+
+
+def render_swap(
+    run_dir: Path,
+    input_video: Path,
+    to_identity: str,
+    output_path: Path,
+    options: RenderOptions | None = None,
+    progress: bool = True,
+) -> RenderResult:
+    """Write ``input_video`` with its face swapped to ``to_identity`` at ``output_path``."""
+    o = options or RenderOptions()
+    engine = SwapEngine(run_dir, o.precision)
+    engine.model.index(to_identity)  # fail before decoding anything if the name is wrong
+    info = probe(input_video)
+    output_path = Path(output_path)
+    if output_path.suffix.lower() != ".mp4":
+        raise ValueError(f"output {output_path} must end in .mp4")
+    t0 = time.perf_counter()
+    sink = OpenCVSink(output_path, info.fps, info.width, info.height)
+    swapped: list[int] = []
+    frames = FacePipeline().run(input_video, info)
+    if progress:
+        from tqdm import tqdm
+
+        frames = tqdm(frames, total=info.frames or None, desc=f"render >{to_identity}", unit="frame")
+    pending: list[tuple[np.ndarray, list[np.ndarray]]] = []
+
+    def flush() -> None:
+        for out in engine.swap_frames(pending, to_identity, o):
+            sink.write(out)
+        pending.clear()
+
+    try:
+        for index, _ts, frame, faces in frames:
+            if frame.shape[1] != sink.size[0] or frame.shape[0] != sink.size[1]:
+                raise ValueError(f"{input_video}: frame {index} changes size; variable-size videos are not supported")
+            chosen = sorted(faces, key=lambda f: -f.size)[: None if o.all_faces else 1]
+            if chosen:
+                swapped.append(index)
+            pending.append((frame, [f.landmarks for f in chosen]))
+            if len(pending) >= o.batch_frames:
+                flush()
+        flush()
+    except BaseException:
+        sink.abort()
+        raise
+    n = sink.frames
+    fin = finalize(sink, Path(input_video), h264=o.h264, crf=o.crf, keep_audio=o.keep_audio)
+    return RenderResult(
+        output=output_path, frames=n, frames_swapped=len(swapped), fps=info.fps, width=info.width, height=info.height,
+        seconds=time.perf_counter() - t0, codec=fin.codec, audio=fin.audio, swapped_frames=tuple(swapped),
+    )

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import generator.evaluate as evaluate_mod
+from fakescope.faces import FacePipeline
+from generator.embedding import face_descriptor
+from generator.evaluate import evaluate_swap, expression_error, eye_aspect_ratio, mouth_aspect_ratio
+from generator.faceset import FaceSet
+from generator.models import Preset
+from generator.synthetic import MEAN_SHAPE
+from generator.train import train_facesets
+
+CLIP = Path(__file__).resolve().parents[1] / "fixtures" / "generator_clip.mp4"
+
+
+def test_expression_measures() -> None:
+    lm = MEAN_SHAPE * 100
+    assert expression_error(lm, lm) == 0.0
+    shifted = lm.copy()
+    shifted[48:68, 1] += 10  # mouth moved by 10 px
+    iod = np.linalg.norm(lm[36] - lm[45])
+    assert expression_error(lm, shifted) == pytest.approx(10 * 20 / 32 / iod, rel=1e-4)
+    opened = lm.copy()
+    opened[65:68, 1] += 5
+    assert mouth_aspect_ratio(opened) > mouth_aspect_ratio(lm)
+    closed = lm.copy()
+    closed[[37, 38, 43, 44], 1] = closed[[41, 40, 47, 46], 1]
+    assert eye_aspect_ratio(closed) < 0.2 * eye_aspect_ratio(lm)
+
+
+def test_dlib_embedding_is_stable_for_the_same_face() -> None:
+    frames = FacePipeline().run(CLIP)
+    _, _, f0, faces0 = next(frames)
+    for _ in range(10):
+        _, _, f1, faces1 = next(frames)
+    e0, e1 = face_descriptor(f0, faces0[0].landmarks), face_descriptor(f1, faces1[0].landmarks)
+    assert e0.shape == (128,) and e0.dtype == np.float32
+    assert 0.0 < np.linalg.norm(e0 - e1) < 0.4  # same person a third of a second later (dlib: < 0.6 = same)
+
+
+def test_evaluating_a_video_against_itself(
+    tmp_path: Path, tiny_preset: Preset, two_facesets: dict[str, FaceSet], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # dlib's network costs ~0.2 s per face here; this test is about the bookkeeping, so a cheap
+    # stand-in embedding (the face's mean colour) is used. The real one is tested above.
+    def fake_descriptor(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        x0, y0 = landmarks.min(0).astype(int)
+        x1, y1 = landmarks.max(0).astype(int)
+        return frame[y0:y1, x0:x1].reshape(-1, 3).mean(0).astype(np.float32)
+
+    monkeypatch.setattr(evaluate_mod, "face_descriptor", fake_descriptor)
+    run = tmp_path / "run"
+    train_facesets(two_facesets, run, tiny_preset, max_steps=1, progress=False)
+    refs = {"alice": CLIP, "bob": CLIP}
+    r = evaluate_swap(run, CLIP, CLIP, "alice", "bob", tmp_path / "eval", references=refs, reference_faces=2,
+                      max_frames=3, strip_frames=2, progress=False)
+    # An unchanged video keeps every expression exactly and is exactly as near the target as the input.
+    assert r.frames_with_face == r.frames_compared == 3
+    assert r.expression_error == 0.0 and r.mouth_open_error == 0.0 and r.eye_open_error == 0.0
+    assert r.fraction_nearer_target == r.baseline_fraction_nearer_target
+    assert 0.0 <= r.recon_ssim <= 1.0
+    strip = cv2.imread(str(r.strip))
+    assert strip is not None and strip.shape[0] == 512 and strip.shape[1] > 256
+    saved = json.loads(r.metrics_json.read_text())
+    assert saved["frames_compared"] == 3 and saved["target_identity"] == "bob"
+
+
+def test_unknown_identity(tmp_path: Path, tiny_preset: Preset, two_facesets: dict[str, FaceSet]) -> None:
+    run = tmp_path / "run"
+    train_facesets(two_facesets, run, tiny_preset, max_steps=1, progress=False)
+    with pytest.raises(ValueError, match="knows"):
+        evaluate_swap(run, CLIP, CLIP, "alice", "carol", tmp_path / "eval", progress=False)

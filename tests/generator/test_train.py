@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from generator.checkpoint import latest_checkpoint_dir
+from generator.faceset import FaceSet
+from generator.models import Preset
+from generator.train import train_facesets
+from generator.trainer import SwapTrainer, TrainOptions
+
+
+def _final_state(run: Path) -> dict[str, torch.Tensor]:
+    d = latest_checkpoint_dir(run)
+    assert d is not None
+    return load_file(str(d / "state.safetensors"))
+
+
+def test_resume_equals_uninterrupted_run(tmp_path: Path, tiny_preset: Preset, two_facesets: dict[str, FaceSet]) -> None:
+    # GAN starts at step 2 in the tiny preset, so the resumed half also exercises the discriminator.
+    opts = TrainOptions(seed=7)
+    straight = train_facesets(two_facesets, tmp_path / "a", tiny_preset, opts, max_steps=4, progress=False)
+    first = train_facesets(two_facesets, tmp_path / "b", tiny_preset, opts, max_steps=2, progress=False)
+    assert first.step == 2
+    resumed = train_facesets(two_facesets, tmp_path / "b", tiny_preset, opts, max_steps=4, resume=True, progress=False)
+    assert straight.step == resumed.step == 4 and resumed.session_steps == 2
+    a, b = _final_state(tmp_path / "a"), _final_state(tmp_path / "b")
+    assert a.keys() == b.keys()
+    assert any(k.startswith("opt_d.state.") for k in a)  # the discriminator really trained
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    meta_a = json.loads((latest_checkpoint_dir(tmp_path / "a") / "state.json").read_text())
+    meta_b = json.loads((latest_checkpoint_dir(tmp_path / "b") / "state.json").read_text())
+    assert meta_a["rng"] == meta_b["rng"]
+
+
+def test_different_seed_gives_different_model(tmp_path: Path, tiny_preset: Preset, two_facesets: dict[str, FaceSet]) -> None:
+    train_facesets(two_facesets, tmp_path / "a", tiny_preset, TrainOptions(seed=1), max_steps=1, progress=False)
+    train_facesets(two_facesets, tmp_path / "b", tiny_preset, TrainOptions(seed=2), max_steps=1, progress=False)
+    a, b = _final_state(tmp_path / "a"), _final_state(tmp_path / "b")
+    assert not torch.equal(a["model.encoder.to_latent.weight"], b["model.encoder.to_latent.weight"])
+
+
+def test_run_dir_contents_and_refusal_to_overwrite(tmp_path: Path, tiny_preset: Preset, two_facesets: dict[str, FaceSet]) -> None:
+    run = tmp_path / "run"
+    train_facesets(two_facesets, run, tiny_preset, max_steps=3, progress=False, log_every=1)
+    for name in ("preview.png", "losses.png", "losses.csv", "run.json"):
+        assert (run / name).stat().st_size > 0, name
+    meta = json.loads((latest_checkpoint_dir(run) / "state.json").read_text())
+    assert meta["seed"] == 0 and meta["step"] == 3 and meta["code_version"]
+    assert set(meta["data"]) == {"alice", "bob"} and meta["data"]["alice"]["sha256"]
+    assert meta["preset"]["name"] == "tiny"
+    rows = list(csv.DictReader((run / "losses.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3]
+    with pytest.raises(ValueError, match="--resume"):
+        train_facesets(two_facesets, run, tiny_preset, max_steps=5, progress=False)
+
+
+def test_resume_drops_log_lines_after_the_checkpoint(tmp_path: Path, tiny_preset: Preset, two_facesets: dict[str, FaceSet]) -> None:
+    run = tmp_path / "run"
+    train_facesets(two_facesets, run, tiny_preset, max_steps=2, progress=False, log_every=1)
+    with (run / "losses.csv").open("a") as fh:  # what a session killed after its last checkpoint leaves
+        fh.write("3,9.0,0.5,0.5,0,0,1.0\n4,9.5,0.5")
+    train_facesets(two_facesets, run, tiny_preset, max_steps=3, resume=True, progress=False, log_every=1)
+    rows = list(csv.DictReader((run / "losses.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3]
+    assert float(rows[-1]["train_seconds"]) < 9.0
+
+
+def test_resume_refuses_other_identities(tmp_path: Path, tiny_preset: Preset, two_facesets: dict[str, FaceSet]) -> None:
+    run = tmp_path / "run"
+    train_facesets(two_facesets, run, tiny_preset, max_steps=1, progress=False)
+    swapped = {"bob": two_facesets["bob"], "alice": two_facesets["alice"]}
+    with pytest.raises(ValueError, match="identities"):
+        train_facesets(swapped, run, tiny_preset, max_steps=2, resume=True, progress=False)
+
+
+def test_minutes_is_a_total_budget(tmp_path: Path, tiny_preset: Preset, two_facesets: dict[str, FaceSet]) -> None:
+    run = tmp_path / "run"
+    r = train_facesets(two_facesets, run, tiny_preset, minutes=0.5 / 60, progress=False)
+    assert r.train_seconds >= 0.5 and r.step >= 1
+    again = train_facesets(two_facesets, run, tiny_preset, minutes=0.5 / 60, resume=True, progress=False)
+    assert again.session_steps == 0 and again.step == r.step  # budget already spent: nothing to do
+
+
+def test_trainer_rejects_faces_of_the_wrong_size(tiny_preset: Preset, two_facesets: dict[str, FaceSet]) -> None:
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="px"):
+        SwapTrainer(replace(tiny_preset, size=32, dec_channels=(4, 4)), two_facesets)
