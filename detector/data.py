@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .io import sha256_file
+from fakescope.hashing import sha256_file
 
 SPLITS = ("train", "val", "test")
 

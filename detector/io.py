@@ -7,7 +7,6 @@ written last, so a directory with a config is always complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from safetensors.torch import load_file, save
 from torch import nn
 
 from fakescope.atomicio import write_bytes_atomic, write_text_atomic
+from fakescope.hashing import sha256_file
 
 from .calibration import Calibrator, calibrator_from_dict
 from .registry import create_detector
@@ -50,14 +50,6 @@ def atomic_save_tensors(
     """safetensors bytes written atomically (never a half-written weights file after a crash)."""
     flat = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     write_bytes_atomic(path, save(flat, metadata=metadata))
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_model(model: nn.Module, config: dict[str, Any], out_dir: Path | str) -> Path:

@@ -9,7 +9,6 @@ decoded frame), ``params`` is parsed as JSON data only.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -17,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from fakescope.hashing import sha256_file
 
 __all__ = ["ROBUSTNESS_KEYS", "AuditRowError", "Item", "attack_info", "load_items", "perturbations"]
 
@@ -91,14 +92,6 @@ class Item:
     @property
     def y(self) -> int:
         return 1 if self.label == "fake" else 0
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _parse_label(text: str) -> str | None:
@@ -240,7 +233,7 @@ def _parse_row(row: dict[str, str], base: Path, source: str, line: int,
                 reasons.append(problem)
     if reasons or resolved is None or label is None:
         return None, reasons
-    sha = _sha256_file(resolved)
+    sha = sha256_file(resolved)
     listed = row.get("sha256", "").lower()
     if listed and listed != sha:
         return None, [f"sha256 mismatch: CSV says {listed[:12]}..., file is {sha[:12]}... (file changed since listing)"]

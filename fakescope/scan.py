@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from fakescope import __version__
 from fakescope.analyzers import Analyzer, CropCache, build_analyzers
 from fakescope.faces import FaceTracker, PipelineConfig
 from fakescope.fusion import fuse
+from fakescope.hashing import sha256_file
 from fakescope.report import KeyFrame
 from fakescope.types import Evidence, Verdict
 from fakescope.video import DEFAULT_MAX_BYTES, FrameStats, iter_frames, probe
@@ -39,14 +39,6 @@ class ScanResult:
     track_evidence: dict[int, list[Evidence]]
     skipped: dict[str, str]
     key_frames: tuple[KeyFrame, ...] = ()
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _progress(total: int, enabled: bool, name: str):  # noqa: ANN202

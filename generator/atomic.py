@@ -1,34 +1,18 @@
-"""Atomic file writes: a reader (or a resume after kill -9) sees the old file or the new one, never half of one."""
+"""Atomic writes for generator runs: the core writers plus PNG encoding for previews and strips."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from fakescope.atomicio import write_bytes_atomic as atomic_write_bytes
+from fakescope.atomicio import write_text_atomic as atomic_write_text
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_png", "atomic_write_text"]
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

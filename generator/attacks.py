@@ -89,7 +89,8 @@ def attack_testset(out_dir: Path, cfg: Any, progress: bool = True, max_items: in
     from tqdm import tqdm
 
     from detector.io import load_model
-    from generator.testset import _encode, extract_crops, sha256_bytes, stable_rng
+    from fakescope.hashing import sha256_bytes
+    from generator.testset import _encode, extract_crops, stable_rng
 
     detector = load_model(cfg.attack_detector)
     rows = [json.loads(p.read_text()) for p in sorted((Path(out_dir) / "items").glob("*.json"))]

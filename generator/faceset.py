@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fakescope.hashing import sha256_file
 from generator.crop import crop_face
 
 EXTRACT_VERSION = 1  # bump when extraction changes in a way that invalidates cached faces
@@ -42,14 +43,6 @@ class FaceSet:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def list_sources(source: Path) -> list[Path]:

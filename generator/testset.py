@@ -13,7 +13,6 @@ Resumability: an item is finished when its sidecar JSON exists; a rerun skips fi
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import shutil
@@ -33,6 +32,7 @@ from fakescope.atomicio import write_json_atomic as atomic_write_json
 from fakescope.atomicio import write_text_atomic as atomic_write_text
 from fakescope.errors import UnusableInputError
 from fakescope.faces import FaceTracker, align_face
+from fakescope.hashing import sha256_bytes, sha256_file
 from fakescope.video import iter_frames, probe
 from generator.perturb import apply_frame, sample_perturbation
 from generator.warpfake import sample_warp_params, warp_fake_frame
@@ -74,10 +74,6 @@ class Segment:
 
 def stable_rng(seed: int, *keys: str) -> np.random.Generator:
     return np.random.default_rng([seed, *(zlib.crc32(k.encode()) for k in keys)])
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def find_videos(inputs: Sequence[str | Path]) -> list[Path]:
@@ -254,7 +250,7 @@ def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig 
     splits = assign_splits([identity_of(v) for v in videos], cfg.seed, cfg.split_fractions)
     bank = MethodBank(cfg)
     methods = ["real", *bank.available()]
-    sources = {str(v): _sha256_path(v) for v in videos}
+    sources = {str(v): sha256_file(v) for v in videos}
     atomic_write_json(out_dir / "build.json", {"config": _jsonable(asdict(cfg)), "methods": methods,
                                                "sources": sources, "splits": splits, "fakescope": __version__})
 
@@ -276,14 +272,6 @@ def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig 
 
         attack_testset(out_dir, cfg, progress=progress)
     return write_manifest(out_dir)
-
-
-def _sha256_path(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while b := fh.read(1 << 20):
-            h.update(b)
-    return h.hexdigest()
 
 
 def _jsonable(obj: Any) -> Any:
