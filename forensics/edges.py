@@ -262,9 +262,11 @@ class EdgeAnalyzer:
         self.every, self.size, self.min_frames = every, size, min_frames
         self._model = model
         self._per_track: dict[int, list[tuple[int, float]]] = {}
+        self._worst: dict[int, tuple[float, int, np.ndarray, np.ndarray]] = {}
 
     def start(self, info: VideoInfo) -> None:
         self._per_track = {}
+        self._worst = {}
         if self._model is None:
             self._model = EdgeModel()
 
@@ -279,6 +281,8 @@ class EdgeAnalyzer:
             except ValueError:
                 continue  # degenerate mask (face mostly outside the frame): no opinion
             self._per_track.setdefault(face.track_id, []).append((int(frame_index), s))
+            if s > self._worst.get(face.track_id, (-1.0,))[0]:  # keep one crop per track for the report
+                self._worst[face.track_id] = (s, int(frame_index), crop.image.copy(), crop.mask.copy())
 
     def finish(self) -> dict[int, Evidence]:
         out = {}
@@ -292,6 +296,15 @@ class EdgeAnalyzer:
                 "mean_score": round(float(scores.mean()), 4),
             })
         return out
+
+
+    def key_frames(self) -> list[Any]:
+        """The most inconsistent crop of each track with its boundary heatmap, for the report."""
+        from fakescope.report import KeyFrame
+
+        return [KeyFrame("edges", fi, s, img, edge_heatmap(img, mask),
+                         "Edge heatmap: red sectors of the face boundary disagree most with the rest.", tid)
+                for tid, (s, fi, img, mask) in sorted(self._worst.items())]
 
 
 def make_analyzer(config: object = None) -> EdgeAnalyzer:
