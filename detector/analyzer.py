@@ -161,4 +161,4 @@ def make_analyzer(config: object = None) -> DetectorAnalyzer:
         model = load_model(name)
     except ValueError as exc:
         raise LookupError(f"detector {name!r} unavailable: {exc}") from exc
-    return DetectorAnalyzer(model)
+    return DetectorAnalyzer(model, every=int(getattr(config, "detector_every", 3) or 3))

@@ -28,6 +28,14 @@ class ScanConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     max_bytes: int = DEFAULT_MAX_BYTES
     progress: bool = True
+    detector_every: int = 3  # score every n-th frame of each track with the CNN
+
+
+def naive_config(detector: str = "default") -> ScanConfig:
+    """The way older reference detectors work: full-resolution HOG (upsample 1) on every frame and
+    the CNN on every frame. Kept for benchmarks, to show what the defaults save."""
+    return ScanConfig(detector=detector, progress=False, detector_every=1,
+                      pipeline=PipelineConfig(detect_every=1, detect_every_empty=1, detect_max_side=100_000, upsample=1))
 
 
 @dataclass(frozen=True)
