@@ -54,7 +54,8 @@ class TestsetConfig:
     crops_per_item: int = 16
     min_face_fraction: float = 0.9  # segments where the face is found less often are skipped
     methods: tuple[str, ...] = ("self_blend", "warp", "ae_swap", "ae_gan_swap")
-    split_fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)  # train, val, test (by identity)
+    # train, val, test (by identity); a large test share because a few dozen identities is all we have
+    split_fractions: tuple[float, float, float] = (0.5, 0.2, 0.3)
     runs: tuple[str, ...] = ()  # generator run dirs for ae_swap / ae_gan_swap
     attack: str | None = None  # fgsm | pgd
     attack_detector: str | None = None
@@ -247,7 +248,8 @@ def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig 
     videos = find_videos(real)
     if not videos:
         raise ValueError("no real videos found: pass video files or folders with --real")
-    splits = assign_splits([identity_of(v) for v in videos], cfg.seed, cfg.split_fractions)
+    usable = [v for v in videos if _long_enough(v, cfg)]
+    splits = assign_splits([identity_of(v) for v in usable], cfg.seed, cfg.split_fractions)
     bank = MethodBank(cfg)
     methods = ["real", *bank.available()]
     sources = {str(v): sha256_file(v) for v in videos}
@@ -256,7 +258,7 @@ def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig 
 
     bar = tqdm(total=len(videos) * cfg.segments_per_video * len(methods), unit="item", desc="testset",
                disable=not progress)
-    for video in videos:
+    for video in usable:
         try:
             segments = list(read_segments(video, cfg))
         except UnusableInputError as exc:
@@ -267,11 +269,28 @@ def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig 
                 _build_item(seg, method, bank, splits[seg.identity], out_dir, cfg)
                 bar.update(1)
     bar.close()
+    _resplit(out_dir, splits)
     if cfg.attack:
         from generator.attacks import attack_testset
 
         attack_testset(out_dir, cfg, progress=progress)
     return write_manifest(out_dir)
+
+
+def _long_enough(video: Path, cfg: TestsetConfig) -> bool:
+    try:
+        return probe(video).frames >= cfg.clip_frames
+    except UnusableInputError:
+        return False
+
+
+def _resplit(out_dir: Path, splits: dict[str, str]) -> None:
+    """Splits are a function of the config, not of item content: keep finished items in step."""
+    for sidecar in sorted((out_dir / "items").glob("*.json")):
+        row = json.loads(sidecar.read_text())
+        if row["identity"] in splits and row["split"] != splits[row["identity"]]:
+            row["split"] = splits[row["identity"]]
+            atomic_write_json(sidecar, row)
 
 
 def _jsonable(obj: Any) -> Any:
