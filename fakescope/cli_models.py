@@ -58,7 +58,8 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, input_size=args.input_size, seed=args.seed,
                       resume=args.resume, progress=not args.quiet, bf16=args.bf16,
-                      exclude_methods=tuple(args.exclude_method or ()), steps_per_epoch=args.steps_per_epoch)
+                      exclude_methods=tuple(args.exclude_method or ()), steps_per_epoch=args.steps_per_epoch,
+                      arch_kwargs=json.loads(args.arch_kwargs))
     result = train_detector([Path(d) for d in args.data], args.arch, Path(args.out), cfg)
     test = result.metrics.get("test", {})
     print(f"{args.out}: best epoch {result.best_epoch}/{result.epochs_run}; test video AUC "
@@ -117,6 +118,7 @@ def register(sub: argparse._SubParsersAction, parser_class: type[argparse.Argume
     dt.add_argument("--data", nargs="+", required=True, metavar="TESTSET_DIR")
     dt.add_argument("--arch", required=True, metavar="NAME", help="see `fakescope detector list`")
     dt.add_argument("--out", required=True, metavar="MODEL_DIR")
+    dt.add_argument("--arch-kwargs", default="{}", metavar="JSON", help='e.g. \'{"width_mult": 0.5}\'')
     dt.add_argument("--epochs", type=int, default=20)
     dt.add_argument("--batch-size", type=int, default=32)
     dt.add_argument("--input-size", type=int, default=128)
