@@ -65,3 +65,12 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["scan"])
     assert exc.value.code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_jobs_scans_videos_in_parallel_and_keeps_order(talking_head: Path, no_face_video: Path, tmp_path: Path) -> None:
+    out = tmp_path / "v.json"
+    assert main(["scan", str(talking_head), str(no_face_video), "--jobs", "2", "--json", str(out), "--quiet",
+                 "--no-log"]) == 0
+    recs = json.loads(out.read_text())
+    assert [r["file"] for r in recs] == [str(talking_head), str(no_face_video)]
+    assert recs[1]["verdict"] == "inconclusive"
