@@ -94,7 +94,7 @@ def attack_testset(out_dir: Path, cfg: Any, progress: bool = True, max_items: in
 
     detector = load_model(cfg.attack_detector)
     rows = [json.loads(p.read_text()) for p in sorted((Path(out_dir) / "items").glob("*.json"))]
-    victims = [r for r in rows if r["label"] == "fake" and r["split"] == "test" and "attack" not in r["params"]]
+    victims = [r for r in rows if r["label"] == "fake" and r["split"] == "test" and r["method"] not in ("fgsm", "pgd")]
     victims = victims[:max_items]
     made: list[str] = []
     bar = tqdm(total=len(victims) * len(cfg.attack_eps), unit="item", desc=f"{cfg.attack}", disable=not progress)
@@ -133,8 +133,9 @@ def attack_testset(out_dir: Path, cfg: Any, progress: bool = True, max_items: in
             params = {**json.loads(row["params"]), "attack": cfg.attack, "epsilon": eps,
                       "steps": cfg.pgd_steps if cfg.attack == "pgd" else 1, "detector": detector.name,
                       "detector_sha256": detector.sha256, "score_before": round(before, 6),
-                      "score_after": round(after, 6), "attacked_from": row["path"], "clean_sha256": row["sha256"]}
-            new = {**row, "path": f"items/{item_id}.mp4", "method": row["method"], "params": json.dumps(params, sort_keys=True),
+                      "score_after": round(after, 6), "attacked_from": row["path"], "clean_sha256": row["sha256"],
+                      "base_method": row["method"]}
+            new = {**row, "path": f"items/{item_id}.mp4", "method": cfg.attack, "params": json.dumps(params, sort_keys=True),
                    "sha256": sha256_bytes(data), "crops": f"crops/{item_id}.npz"}
             write_json_atomic(sidecar, new)
             made.append(item_id)
