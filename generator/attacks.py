@@ -75,9 +75,11 @@ def paste_delta(frame: np.ndarray, aligned: Any, adv_crop: np.ndarray, feather: 
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def _video_score(detector: Any, crops: np.ndarray) -> float:
+def _video_score(detector: Any, crops: np.ndarray) -> float | None:
     from detector.aggregate import aggregate_video
 
+    if len(crops) == 0:
+        return None
     logits = detector.predict_logits(crops)
     n = len(logits)
     return float(aggregate_video(np.zeros(n, int), np.arange(n), logits, detector.calibrator,
@@ -107,6 +109,9 @@ def attack_testset(out_dir: Path, cfg: Any, progress: bool = True, max_items: in
             frames.append(frame)
             lms.append(min(faces, key=lambda f: f.track_id).landmarks if faces else None)
         before = _video_score(detector, np.load(Path(out_dir) / row["crops"])["images"])
+        if before is None:  # no face crops in this item: nothing to attack
+            bar.update(len(cfg.attack_eps))
+            continue
         for eps in cfg.attack_eps:
             item_id = f"{Path(row['path']).stem}_{cfg.attack}_e{eps}"
             sidecar = Path(out_dir) / "items" / f"{item_id}.json"
@@ -133,7 +138,7 @@ def attack_testset(out_dir: Path, cfg: Any, progress: bool = True, max_items: in
             params = {**json.loads(row["params"]), "attack": cfg.attack, "epsilon": eps,
                       "steps": cfg.pgd_steps if cfg.attack == "pgd" else 1, "detector": detector.name,
                       "detector_sha256": detector.sha256, "score_before": round(before, 6),
-                      "score_after": round(after, 6), "attacked_from": row["path"], "clean_sha256": row["sha256"],
+                      "score_after": None if after is None else round(after, 6), "attacked_from": row["path"], "clean_sha256": row["sha256"],
                       "base_method": row["method"]}
             new = {**row, "path": f"items/{item_id}.mp4", "method": cfg.attack, "params": json.dumps(params, sort_keys=True),
                    "sha256": sha256_bytes(data), "crops": f"crops/{item_id}.npz"}
