@@ -11,8 +11,6 @@ from typing import Any, Protocol
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import roc_curve
 
 # Calibrated probabilities are kept this far from 0 and 1: a hard 0/1 learned from a few hundred
 # validation crops would veto every other analyzer in log-odds fusion.
@@ -96,6 +94,8 @@ class IsotonicCalibrator:
 
     def fit(self, logits: np.ndarray, y: np.ndarray) -> IsotonicCalibrator:
         z, t = _check_xy(logits, y)
+        from sklearn.isotonic import IsotonicRegression  # lazy: scikit-learn adds a second to scan start-up
+
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(z, t)
         self.x, self.y = iso.X_thresholds_.astype(np.float64), iso.y_thresholds_.astype(np.float64)
         return self
@@ -150,6 +150,8 @@ def choose_threshold(
     s = np.asarray(p, dtype=np.float64).ravel()
     if y.shape != s.shape or len(np.unique(y)) < 2:
         raise ValueError("choose_threshold needs scores for both real (0) and fake (1) validation samples")
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, thr = roc_curve(y, s)
     if criterion == "youden":
         i = int(np.argmax(tpr - fpr))
