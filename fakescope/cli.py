@@ -72,9 +72,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
                         progress=not args.quiet and sys.stderr.isatty())
     results: list[tuple[str, object | None, str | None, bool]] = []
     if args.jobs > 1 and len(paths) > 1:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        # spawn, not fork: a forked child inherits torch/OpenMP thread pools mid-flight and can hang.
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(pool.map(_scan_one, paths, [config] * len(paths)))
     else:
         results = [_scan_one(p, config) for p in paths]
