@@ -24,21 +24,6 @@ def _err(path: object, reason: str) -> None:
     print(f"fakescope: error: {path}: {reason}", file=sys.stderr)
 
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
-
-
-def expand_inputs(items: Sequence[str]) -> list[Path]:
-    """Directories expand to the videos they hold (sorted); files are kept as given."""
-    out: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in VIDEO_SUFFIXES))
-        else:
-            out.append(p)
-    return out
-
-
 def _scan_one(path: Path, config) -> tuple[str, object | None, str | None, bool]:  # noqa: ANN001
     """Returns (path, ScanResult, error line, internal?) so worker processes never raise across the pool."""
     from fakescope.errors import UnusableInputError
@@ -64,7 +49,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
         except ValueError as exc:
             _err(args.detector, f"unusable detector: {exc}")
             return EXIT_USAGE
-    paths = expand_inputs(args.videos)
+    from fakescope.video import expand_video_inputs
+
+    paths = expand_video_inputs(args.videos)
     if not paths:
         _err(" ".join(args.videos), "no video files found")
         return EXIT_USAGE

@@ -9,7 +9,7 @@ we record the rotation it reported so the report can say the frames were turned.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +20,24 @@ from fakescope.errors import UnusableInputError
 from fakescope.types import VideoInfo
 
 DEFAULT_MAX_BYTES = 8 * 1024**3
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".pgm", ".ppm", ".tif", ".tiff"})
+
+
+def files_with_suffix(folder: Path, suffixes: frozenset[str]) -> list[Path]:
+    """Files below ``folder`` (recursively, sorted) whose suffix is one of ``suffixes``."""
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+
+
+def expand_video_inputs(items: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Folders expand to the videos they hold; anything else is kept as given, so a missing or
+    unusable file reaches the caller, which reports it instead of silently dropping it."""
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        out.extend(files_with_suffix(p, VIDEO_SUFFIXES) if p.is_dir() else [p])
+    return out
 
 _IMAGE_MAGIC = {
     b"\xff\xd8\xff": "a JPEG still image",

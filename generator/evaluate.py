@@ -20,11 +20,10 @@ import numpy as np
 import torch
 
 from fakescope.faces import FacePipeline, detect_landmarks_image
-from fakescope.video import probe
+from fakescope.video import IMAGE_SUFFIXES, probe
 from generator.atomic import atomic_write_json, atomic_write_png
 from generator.crop import crop_face
 from generator.embedding import face_descriptor
-from generator.faceset import IMAGE_SUFFIXES
 from generator.losses import ssim
 from generator.models import images_to_tensor
 from generator.render import SwapEngine

@@ -20,11 +20,10 @@ import cv2
 import numpy as np
 
 from fakescope.hashing import sha256_file
+from fakescope.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, files_with_suffix
 from generator.crop import crop_face
 
 EXTRACT_VERSION = 1  # bump when extraction changes in a way that invalidates cached faces
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".pgm", ".ppm", ".tif", ".tiff"})
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ def list_sources(source: Path) -> list[Path]:
         raise ValueError(f"face source {source} does not exist; give a video file or a folder of images/videos")
     if source.is_file():
         return [source]
-    files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+    files = files_with_suffix(source, IMAGE_SUFFIXES | VIDEO_SUFFIXES)
     if not files:
         raise ValueError(
             f"folder {source} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}) or videos ({', '.join(sorted(VIDEO_SUFFIXES))})"

@@ -33,13 +33,12 @@ from fakescope.atomicio import write_text_atomic as atomic_write_text
 from fakescope.errors import UnusableInputError
 from fakescope.faces import FaceTracker, align_face
 from fakescope.hashing import sha256_bytes, sha256_file
-from fakescope.video import iter_frames, probe
+from fakescope.video import expand_video_inputs, iter_frames, probe
 from generator.perturb import apply_frame, sample_perturbation
 from generator.warpfake import sample_warp_params, warp_fake_frame
 
 MANIFEST_COLUMNS = ["path", "label", "source", "identity", "method", "params", "seed", "split", "sha256",
                     "crops", "source_start_frame", "frames"]
-VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
 
 
 @dataclass(frozen=True)
@@ -78,14 +77,9 @@ def stable_rng(seed: int, *keys: str) -> np.random.Generator:
 
 
 def find_videos(inputs: Sequence[str | Path]) -> list[Path]:
-    out: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.suffix.lower() in VIDEO_SUFFIXES and q.is_file()))
-        elif p.is_file():
-            out.append(p)
-        else:
+    out = expand_video_inputs(inputs)
+    for p in out:
+        if not p.is_file():
             raise UnusableInputError(str(p), "no such file or directory")
     return out
 
