@@ -103,16 +103,20 @@ class AlignedFace:
         return cv2.invertAffineTransform(self.matrix)
 
 
-def alignment_matrix(landmarks: np.ndarray, size: int, margin: float) -> np.ndarray:
+def alignment_matrix(landmarks: np.ndarray, size: int, margin: float, shift_y: float = 0.0) -> np.ndarray:
+    """2x3 frame->crop similarity; ``shift_y`` moves the content up by that fraction of the crop."""
     template = (0.5 + (_TEMPLATE_5 - 0.5) / (1.0 + margin)) * size
-    return similarity_transform(five_points(landmarks), template)
+    m = similarity_transform(five_points(landmarks), template)
+    m[1, 2] -= shift_y * size
+    return m
 
 
-def align_face(frame_bgr: np.ndarray, landmarks: np.ndarray, size: int = 128, margin: float = 0.3) -> AlignedFace:
+def align_face(frame_bgr: np.ndarray, landmarks: np.ndarray, size: int = 128, margin: float = 0.3,
+               shift_y: float = 0.0) -> AlignedFace:
     """Warp the face to a canonical pose so every model sees eyes and mouth in the same place."""
     if size < 16:
         raise ValueError(f"crop size must be at least 16 px, got {size}")
-    m = alignment_matrix(landmarks, size, margin)
+    m = alignment_matrix(landmarks, size, margin, shift_y)
     img = cv2.warpAffine(frame_bgr, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
     lm = np.asarray(landmarks, np.float64) @ m[:, :2].T + m[:, 2]
     return AlignedFace(image=img, mask=hull_mask(lm, (size, size)), matrix=m, landmarks=lm.astype(np.float32))

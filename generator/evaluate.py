@@ -19,10 +19,9 @@ import cv2
 import numpy as np
 import torch
 
-from fakescope.faces import FacePipeline, detect_landmarks_image
+from fakescope.faces import FacePipeline, align_face, detect_landmarks_image
 from fakescope.video import IMAGE_SUFFIXES, probe
 from generator.atomic import atomic_write_json, atomic_write_png
-from generator.crop import crop_face
 from generator.embedding import face_descriptor
 from generator.losses import ssim
 from generator.models import images_to_tensor
@@ -190,7 +189,7 @@ def evaluate_swap(
         lm_in = _largest(faces_in)
         if lm_in is None:
             continue
-        crop = crop_face(frame_in, lm_in, p.size, p.margin, p.shift_y)
+        crop = align_face(frame_in, lm_in, p.size, p.margin, p.shift_y)
         crops.append(crop.image)
         hulls.append(crop.mask)
         e_in = face_descriptor(frame_in, lm_in)

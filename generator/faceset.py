@@ -19,9 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fakescope.faces import align_face
 from fakescope.hashing import sha256_file
 from fakescope.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, files_with_suffix
-from generator.crop import crop_face
 
 EXTRACT_VERSION = 1  # bump when extraction changes in a way that invalidates cached faces
 
@@ -151,7 +151,7 @@ def build_faceset(
     images, masks, lms, frames, src = [], [], [], [], []
     for si, f in enumerate(files):
         for index, frame, landmarks in _iter_source_faces(f, frame_stride, progress):
-            a = crop_face(frame, landmarks, size, margin, shift_y)
+            a = align_face(frame, landmarks, size, margin, shift_y)
             images.append(a.image)
             masks.append(np.round(a.mask * 255).astype(np.uint8))
             lms.append(a.landmarks)

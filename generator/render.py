@@ -18,12 +18,11 @@ from typing import Literal
 import numpy as np
 import torch
 
-from fakescope.faces import AlignedFace, FacePipeline
+from fakescope.faces import AlignedFace, FacePipeline, align_face
 from fakescope.video import probe
 from generator.blend import BlendMode, blend_mask, paste_face
 from generator.checkpoint import load_checkpoint, load_module
 from generator.colour import ColourMode, transfer_colour
-from generator.crop import crop_face
 from generator.models import FaceSwapModel, Preset, autocast_dtype, images_to_tensor, tensor_to_images
 from generator.threads import torch_threads
 from generator.video_out import OpenCVSink, finalize
@@ -102,7 +101,7 @@ class SwapEngine:
 
     def crop(self, frame_bgr: np.ndarray, landmarks: np.ndarray) -> AlignedFace:
         p = self.preset
-        return crop_face(frame_bgr, landmarks, p.size, p.margin, p.shift_y)
+        return align_face(frame_bgr, landmarks, p.size, p.margin, p.shift_y)
 
     def paste(
         self, frame_bgr: np.ndarray, crop: AlignedFace, face: np.ndarray, pred_mask: np.ndarray | None, options: RenderOptions
