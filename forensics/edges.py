@@ -22,8 +22,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from fakescope.types import Evidence, FaceObservation, VideoInfo
 from forensics.jsonmodel import JsonClassifier
+from forensics.sampled import SampledCropAnalyzer
 
 N_SECTORS = 8
 CROP_SIZE = 128
@@ -247,56 +247,35 @@ class EdgeModel:
         return float(self.model.predict_proba(edge_features(image_bgr, mask))[0])
 
 
-class EdgeAnalyzer:
-    """Analyzer protocol: scores every ``every``-th frame's aligned crop per track.
-
-    The track score is the mean per-frame probability; fewer than ``min_frames`` scored crops is
-    'insufficient'.
-    """
+class EdgeAnalyzer(SampledCropAnalyzer):
+    """Analyzer protocol: scores every ``every``-th frame's aligned crop per track (forensics.sampled)."""
 
     name = "edges"
 
     def __init__(self, every: int = 5, size: int = CROP_SIZE, min_frames: int = 3, model: EdgeModel | None = None) -> None:
-        if every < 1:
-            raise ValueError(f"every must be >= 1, got {every}")
-        self.every, self.size, self.min_frames = every, size, min_frames
+        super().__init__(every, size, min_frames)
         self._model = model
-        self._per_track: dict[int, list[tuple[int, float]]] = {}
         self._worst: dict[int, tuple[float, int, np.ndarray, np.ndarray]] = {}
 
-    def start(self, info: VideoInfo) -> None:
-        self._per_track = {}
+    def _reset(self) -> None:
         self._worst = {}
         if self._model is None:
             self._model = EdgeModel()
 
-    def update(self, frame_index: int, timestamp: float, frame_bgr: np.ndarray, faces: list[FaceObservation], crops: Any) -> None:
-        if frame_index % self.every:
-            return
+    def _score(self, crop: Any) -> float | None:
         assert self._model is not None, "start() must be called before update()"
-        for face in faces:
-            crop = crops.get(face, self.size)
-            try:
-                s = self._model.score(crop.image, crop.mask)
-            except ValueError:
-                continue  # degenerate mask (face mostly outside the frame): no opinion
-            self._per_track.setdefault(face.track_id, []).append((int(frame_index), s))
-            if s > self._worst.get(face.track_id, (-1.0,))[0]:  # keep one crop per track for the report
-                self._worst[face.track_id] = (s, int(frame_index), crop.image.copy(), crop.mask.copy())
+        try:
+            return self._model.score(crop.image, crop.mask)
+        except ValueError:
+            return None  # degenerate mask (face mostly outside the frame): no opinion
 
-    def finish(self) -> dict[int, Evidence]:
-        out = {}
-        for tid, pairs in self._per_track.items():
-            scores = np.array([s for _, s in pairs])
-            status = "ok" if len(pairs) >= self.min_frames else "insufficient"
-            score = float(scores.mean()) if status == "ok" else 0.5
-            out[tid] = Evidence("edges", score, status, {
-                "per_frame": [[f, round(s, 4)] for f, s in pairs],
-                "frames_scored": len(pairs),
-                "mean_score": round(float(scores.mean()), 4),
-            })
-        return out
+    def _observe(self, track_id: int, frame_index: int, score: float, crop: Any) -> None:
+        # One crop per track for the report; crops are fresh arrays per frame, so no copy is needed.
+        if score > self._worst.get(track_id, (-1.0,))[0]:
+            self._worst[track_id] = (score, frame_index, crop.image, crop.mask)
 
+    def _details(self, pairs: list[tuple[int, float]]) -> dict[str, Any]:
+        return {"mean_score": round(float(np.mean([s for _, s in pairs])), 4)}
 
     def key_frames(self) -> list[Any]:
         """The most inconsistent crop of each track with its boundary heatmap, for the report."""

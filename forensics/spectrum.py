@@ -21,8 +21,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from fakescope.types import Evidence, FaceObservation, VideoInfo
 from forensics.jsonmodel import JsonClassifier
+from forensics.sampled import SampledCropAnalyzer
 
 N_BINS = 64
 CROP_SIZE = 128
@@ -114,43 +114,25 @@ def train_spectrum(real: Sequence[np.ndarray], fake: Sequence[np.ndarray], c: fl
     return JsonClassifier.from_sklearn(pipe, FEATURE_NAMES, info)
 
 
-class SpectrumAnalyzer:
-    """Analyzer protocol: scores every ``every``-th frame's aligned grayscale crop per track."""
+class SpectrumAnalyzer(SampledCropAnalyzer):
+    """Analyzer protocol: scores every ``every``-th frame's aligned crop per track (forensics.sampled)."""
 
     name = "spectrum"
 
     def __init__(self, every: int = 5, size: int = CROP_SIZE, min_frames: int = 3, model: SpectrumModel | None = None) -> None:
-        if every < 1:
-            raise ValueError(f"every must be >= 1, got {every}")
-        self.every, self.size, self.min_frames = every, size, min_frames
+        super().__init__(every, size, min_frames)
         self._model = model
-        self._per_track: dict[int, list[tuple[int, float]]] = {}
 
-    def start(self, info: VideoInfo) -> None:
-        self._per_track = {}
+    def _reset(self) -> None:
         if self._model is None:
             self._model = SpectrumModel()
 
-    def update(self, frame_index: int, timestamp: float, frame_bgr: np.ndarray, faces: list[FaceObservation], crops: Any) -> None:
-        if frame_index % self.every:
-            return
+    def _score(self, crop: Any) -> float | None:
         assert self._model is not None, "start() must be called before update()"
-        for face in faces:
-            crop = crops.get(face, self.size)
-            self._per_track.setdefault(face.track_id, []).append((int(frame_index), self._model.score(crop.image)))
+        return self._model.score(crop.image)
 
-    def finish(self) -> dict[int, Evidence]:
-        out = {}
-        for tid, pairs in self._per_track.items():
-            scores = np.array([s for _, s in pairs])
-            status = "ok" if len(pairs) >= self.min_frames else "insufficient"
-            score = float(scores.mean()) if status == "ok" else 0.5
-            out[tid] = Evidence("spectrum", score, status, {
-                "per_frame": [[f, round(s, 4)] for f, s in pairs],
-                "frames_scored": len(pairs),
-                "model": "self-blend + upsampling pseudo-fakes (not yet trained on generator swaps)",
-            })
-        return out
+    def _details(self, pairs: list[tuple[int, float]]) -> dict[str, Any]:
+        return {"model": "self-blend + upsampling pseudo-fakes (not yet trained on generator swaps)"}
 
 
 def make_analyzer(config: object = None) -> SpectrumAnalyzer:
