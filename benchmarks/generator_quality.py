@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import torch
 
+from fakescope.video import iter_frames
 from generator.atomic import atomic_write_json
 from generator.evaluate import evaluate_swap
 from generator.render import render_swap
@@ -34,12 +35,7 @@ DEFAULT_B = DATA / "WDA_KatieHill_000.mp4"
 
 
 def frame_count(path: Path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
+    return sum(1 for _ in iter_frames(path))
 
 
 def split_clip(src: Path, train_out: Path, held_out: Path, holdout: float) -> tuple[int, int]:
