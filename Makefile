@@ -23,6 +23,7 @@ demo: $(STAMP)
 	@echo "verdict JSON written to .demo_verdict.json"
 
 test: $(DEVSTAMP)
+	@command -v ffmpeg >/dev/null || { echo "make test needs ffmpeg (apt-get install -y ffmpeg; bash .ci/run does it)"; exit 2; }
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

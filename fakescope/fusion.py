@@ -80,12 +80,12 @@ def label_for(p: float) -> str:
     return "inconclusive"
 
 
-def fuse(evidence: Sequence[Evidence], model: FusionModel | None | bool = True) -> Verdict:
-    """``model=True`` uses the shipped fusion model when present; ``None``/``False`` the fallback rule."""
+def fuse(evidence: Sequence[Evidence], model: FusionModel | None = None) -> Verdict:
+    """``model=None`` uses the shipped fusion model when present, else the fallback rule."""
     ok = [e for e in evidence if e.status == "ok"]
     if not ok:
         return Verdict("inconclusive", 0.5, tuple(evidence), reason="every analyzer reported insufficient evidence")
-    fitted = load_fusion() if model is True else (model or None)
+    fitted = model or load_fusion()
     if fitted is not None and any(e.analyzer in fitted.analyzers for e in ok):
         p = fitted.predict(evidence)
     else:

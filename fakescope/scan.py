@@ -10,6 +10,7 @@ from typing import Any
 
 from fakescope import __version__
 from fakescope.analyzers import Analyzer, CropCache, build_analyzers
+from fakescope.errors import UnusableInputError
 from fakescope.faces import FaceTracker, PipelineConfig
 from fakescope.fusion import fuse
 from fakescope.hashing import sha256_file
@@ -99,8 +100,6 @@ def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: li
         bar.close()
     info = stats.finalize(info)
     if stats.frames < 2:
-        from fakescope.errors import UnusableInputError
-
         raise UnusableInputError(str(p), "has fewer than two decodable frames: a still image, not a video")
 
     track_evidence: dict[int, list[Evidence]] = {tid: [] for tid in track_frames}
