@@ -57,12 +57,8 @@ def _progress(total: int, enabled: bool, name: str):  # noqa: ANN202
                 file=sys.stderr, leave=False)
 
 
-def _analyzer_json(name: str, ev: Evidence | None) -> dict[str, Any] | None:
-    if ev is None:
-        return None
-    out: dict[str, Any] = {"score": float(ev.score), "status": ev.status}
-    out.update(ev.details)
-    return out
+def _analyzer_json(ev: Evidence) -> dict[str, Any]:
+    return {"score": float(ev.score), "status": ev.status, **ev.details}
 
 
 def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: list[Analyzer] | None = None) -> ScanResult:
@@ -125,13 +121,13 @@ def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: li
     analyzers_json: dict[str, Any] = {}
     for name in DESIGN_ANALYZERS:
         if name in by_name:
-            analyzers_json[name] = _analyzer_json(name, by_name[name])
+            analyzers_json[name] = _analyzer_json(by_name[name])
         elif name not in skipped:
             analyzers_json[name] = {"score": 0.5, "status": "insufficient",
                                     "reason": "no face was analysed" if not per_track else "no evidence for this track"}
     for name, ev in by_name.items():
         if name not in analyzers_json:
-            analyzers_json[name] = _analyzer_json(name, ev)
+            analyzers_json[name] = _analyzer_json(ev)
 
     seconds = time.perf_counter() - t0
     record: dict[str, Any] = {

@@ -18,7 +18,7 @@ import json
 import shutil
 import subprocess
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,9 +162,6 @@ def _encode(frames: Sequence[np.ndarray], fps: float, crf: int, tmp: Path) -> by
     data = tmp.read_bytes()
     tmp.unlink()
     return data
-
-
-FakeFn = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]
 
 
 def run_uses_gan(meta: dict[str, Any]) -> bool:
