@@ -49,6 +49,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
         except ValueError as exc:
             _err(args.detector, f"unusable detector: {exc}")
             return EXIT_USAGE
+    if args.registry and not Path(args.registry).is_file():
+        _err(args.registry, "no provenance registry here (create one with `fakescope registry add`)")
+        return EXIT_USAGE
     from fakescope.video import expand_video_inputs
 
     paths = expand_video_inputs(args.videos)
@@ -205,9 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--quiet", action="store_true")
     tb.set_defaults(func=cmd_testset_build)
 
-    from fakescope.cli_models import register
+    from fakescope import cli_models, cli_registry
 
-    register(sub, _Parser)
+    cli_models.register(sub, _Parser)
+    cli_registry.register(sub, _Parser)
     return parser
 
 

@@ -7,6 +7,10 @@ to the default detector (``detector/weights/default/fusion.json``). An analyzer 
 per-analyzer offsets, so missing evidence can never push a verdict towards fake.
 
 Without a fitted model, the fallback is the reliability-weighted mean of the ``ok`` scores.
+Provenance is not part of either: no test set holds registered originals to fit it on, and a
+match is near-proof either way. Its logit is added to the fused logit with the documented weight
+``PROVENANCE_WEIGHT`` (an unmatched video is ``insufficient`` and changes nothing).
+
 The probability is labelled ``fake`` at or above ``FAKE_THRESHOLD``, ``real`` at or below
 ``REAL_THRESHOLD`` and ``inconclusive`` in between.
 """
@@ -25,7 +29,8 @@ from fakescope.types import Evidence, Verdict
 FAKE_THRESHOLD = 0.65
 REAL_THRESHOLD = 0.35
 
-DEFAULT_WEIGHTS = {"detector": 3.0, "edges": 1.5, "spectrum": 1.0, "blink": 0.5, "pulse": 0.5, "provenance": 4.0}
+DEFAULT_WEIGHTS = {"detector": 3.0, "edges": 1.5, "spectrum": 1.0, "blink": 0.5, "pulse": 0.5}
+PROVENANCE_WEIGHT = 2.0  # a changed-face match (0.85+) outweighs a confident "real" from the other analyzers
 _CLIP = 1e-4
 
 
@@ -85,12 +90,19 @@ def fuse(evidence: Sequence[Evidence], model: FusionModel | None = None) -> Verd
     ok = [e for e in evidence if e.status == "ok"]
     if not ok:
         return Verdict("inconclusive", 0.5, tuple(evidence), reason="every analyzer reported insufficient evidence")
+    provenance = [e for e in ok if e.analyzer == "provenance"]
+    ok = [e for e in ok if e.analyzer != "provenance"]
     fitted = model or load_fusion()
-    if fitted is not None and any(e.analyzer in fitted.analyzers for e in ok):
+    if not ok:
+        p = 0.5
+    elif fitted is not None and any(e.analyzer in fitted.analyzers for e in ok):
         p = fitted.predict(evidence)
     else:
         weights = [DEFAULT_WEIGHTS.get(e.analyzer, 1.0) for e in ok]
         p = sum(w * e.score for w, e in zip(weights, ok, strict=True)) / sum(weights)
+    if provenance:
+        z = _logit(p) + PROVENANCE_WEIGHT * _logit(provenance[0].score)
+        p = 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
     label = label_for(p)
     reason = "" if label != "inconclusive" else f"fused probability {p:.2f} lies between {REAL_THRESHOLD} and {FAKE_THRESHOLD}"
     return Verdict(label, float(p), tuple(evidence), reason=reason)  # type: ignore[arg-type]

@@ -63,6 +63,11 @@ def _status_text(name: str, a: dict[str, Any]) -> str:
     if name == "blink":
         rate = a.get("rate_per_min")
         extra = f" ({a.get('blinks', 0)} blinks" + (f", {rate:.1f} per minute)" if rate is not None else ")")
+    if name == "provenance" and (m := a.get("match")):
+        changed = ", ".join(f"{x:.1f}-{y:.1f} s" for x, y in m.get("changed_segments", []))
+        extra = (f": copy of registered original '{m['label']}' (id {m['id']}, offset {m['offset_s']:+.2f} s, "
+                 f"background similarity {m['background_similarity']:.2f}); "
+                 + (f"the face differs from the original in {changed}" if changed else "the face matches the original"))
     return f"{lean}{extra}"
 
 

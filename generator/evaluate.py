@@ -19,10 +19,10 @@ import cv2
 import numpy as np
 import torch
 
+from fakescope.embedding import face_descriptor
 from fakescope.faces import FacePipeline, align_face, detect_landmarks_image
 from fakescope.video import IMAGE_SUFFIXES, probe
 from generator.atomic import atomic_write_json, atomic_write_png
-from generator.embedding import face_descriptor
 from generator.losses import ssim
 from generator.models import images_to_tensor
 from generator.render import SwapEngine

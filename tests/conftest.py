@@ -13,8 +13,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture(autouse=True)
 def _private_case_log(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Scans in tests must never write to the user's real case log."""
+    """Scans in tests must never write to (or read) the user's real case log and provenance registry."""
     monkeypatch.setenv("FAKESCOPE_CASES_DB", str(tmp_path_factory.mktemp("caselog") / "cases.db"))
+    monkeypatch.setenv("FAKESCOPE_REGISTRY", str(tmp_path_factory.mktemp("registry") / "registry.db"))
 
 
 @pytest.fixture(scope="session")
