@@ -63,7 +63,8 @@ BG_MATCH_SIMILARITY = 0.70  # 1 - mean background distance / 32: unrelated video
 MIN_OVERLAP_SAMPLES = 4  # one second at 4 Hz
 MIN_VOTES = 3
 EMBEDDING_CHANGED = 0.45  # dlib: the same person is < 0.6 apart, a re-encode ~0.1
-FACE_HASH_CHANGED = 14  # aligned inner-face hash bits; a re-encode flips <= 4
+FACE_HASH_CHANGED = 14  # aligned inner-face hash bits; a re-encode flips <= 6 at the right alignment
+FACE_HASH_CHANGED_SAME_PERSON = 26  # with the identity unchanged, only a grossly different face counts
 MIN_SEGMENT_SAMPLES = 2
 
 
@@ -253,8 +254,12 @@ class ProvenanceMatch:
                 "original_file": self.entry.file_name, "compared_s": round(self.compared_samples / self.entry.fingerprint.hz, 2)}
 
 
-def _candidates(conn: sqlite3.Connection, fp: Fingerprint, limit: int = 5) -> list[tuple[int, int, int]]:
-    """(seq, shift, votes) of the best-voted (entry, time shift) pairs, one per entry."""
+def _candidates(conn: sqlite3.Connection, fp: Fingerprint, limit: int = 5) -> list[tuple[int, list[int]]]:
+    """(seq, voted time shifts) of the best-voted entries; shifts with at least half the top vote.
+
+    A static camera gives near-identical background hashes over time, so several shifts can win
+    the vote; ``_align`` settles between them with the face hashes, which follow the motion.
+    """
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS query (chunk INTEGER, value INTEGER, sample INTEGER)")
     conn.execute("DELETE FROM query")
     conn.executemany("INSERT INTO query VALUES (?, ?, ?)",
@@ -262,12 +267,16 @@ def _candidates(conn: sqlite3.Connection, fp: Fingerprint, limit: int = 5) -> li
     rows = conn.execute(
         "SELECT h.seq, h.sample - q.sample AS shift, COUNT(DISTINCT q.sample) AS votes "
         "FROM query q JOIN hash_index h ON h.chunk = q.chunk AND h.value = q.value "
-        "GROUP BY h.seq, shift ORDER BY votes DESC LIMIT 200").fetchall()
-    best: dict[int, tuple[int, int, int]] = {}
+        "GROUP BY h.seq, shift ORDER BY votes DESC LIMIT 500").fetchall()
+    top: dict[int, int] = {}
+    shifts: dict[int, list[int]] = {}
     for seq, shift, votes in rows:
-        if votes >= MIN_VOTES and seq not in best:
-            best[seq] = (seq, shift, votes)
-    return list(best.values())[:limit]
+        if votes < MIN_VOTES:
+            continue
+        top.setdefault(seq, votes)
+        if votes * 2 >= top[seq]:
+            shifts.setdefault(seq, []).append(shift)
+    return list(shifts.items())[:limit]
 
 
 def _background_distance(s: Fingerprint, r: Fingerprint, shift: int) -> tuple[float, list[int]]:
@@ -275,6 +284,17 @@ def _background_distance(s: Fingerprint, r: Fingerprint, shift: int) -> tuple[fl
     if not pairs:
         return 64.0, []
     return float(np.mean([hamming(s.background[i], r.background[i + shift]) for i in pairs])), pairs
+
+
+def _align(s: Fingerprint, r: Fingerprint, voted: list[int]) -> int:
+    """The shift (around the voted ones) with the least background plus face-hash distance."""
+    def cost(shift: int) -> float:
+        bg, pairs = _background_distance(s, r, shift)
+        faces = [hamming(a, b) for i in pairs if (a := s.face[i]) is not None and (b := r.face[i + shift]) is not None]
+        return bg + (float(np.mean(faces)) if faces else 0.0) + (0.0 if len(pairs) >= MIN_OVERLAP_SAMPLES else 64.0)
+
+    near = sorted({v + d for v in voted for d in range(-2, 3)})
+    return min(near, key=lambda sh: (cost(sh), abs(sh - voted[0])))
 
 
 def _nearest_embedding(fp: Fingerprint, j: int, reach: int = 2) -> np.ndarray | None:
@@ -312,10 +332,13 @@ def compare(suspect: Fingerprint, original: RegistryEntry, shift: int) -> Proven
         d_hash = hamming(a, b)
         sim = 1.0 - min(d_hash / 32.0, 1.0)
         is_changed = d_hash > FACE_HASH_CHANGED
-        if i in suspect.embeddings and (e := _nearest_embedding(r, i + shift)) is not None:
-            d_emb = float(np.linalg.norm(suspect.embeddings[i] - e))
+        # identity decides where both sides have an embedding within half a second: a re-encode, a smaller
+        # copy or a one-sample misalignment moves the face hash, but not who the face belongs to
+        e_s, e_r = _nearest_embedding(suspect, i), _nearest_embedding(r, i + shift)
+        if e_s is not None and e_r is not None:
+            d_emb = float(np.linalg.norm(e_s - e_r))
             sim = min(sim, 1.0 - min(d_emb / 0.6, 1.0))
-            is_changed |= d_emb > EMBEDDING_CHANGED
+            is_changed = d_emb > EMBEDDING_CHANGED or d_hash > FACE_HASH_CHANGED_SAME_PERSON
         sims.append(sim)
         if is_changed:
             changed.append(i)
@@ -335,13 +358,11 @@ def find_original(db: Path, suspect: Fingerprint) -> ProvenanceMatch | None:
     with _connect(db) as conn:
         cands = _candidates(conn, suspect)
         contents = {seq: conn.execute("SELECT entry_id, content FROM entries WHERE seq = ?", (seq,)).fetchone()
-                    for seq, _, _ in cands}
+                    for seq, _ in cands}
     best: ProvenanceMatch | None = None
-    for seq, shift, _ in cands:
+    for seq, voted in cands:
         entry = _entry(seq, *contents[seq])
-        # refine: the vote's shift is exact for trimmed copies, the neighbours cover re-timed ones
-        scored = [(_background_distance(suspect, entry.fingerprint, s)[0], s) for s in range(shift - 2, shift + 3)]
-        _, s = min(scored)
+        s = _align(suspect, entry.fingerprint, voted)
         m = compare(suspect, entry, s)
         shorter = min(len(suspect), len(entry.fingerprint))
         if (m.background_similarity >= BG_MATCH_SIMILARITY and m.compared_samples >= MIN_OVERLAP_SAMPLES
