@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 BG_MATCH_SIMILARITY = 0.70  # 1 - mean background distance / 32: unrelated video is ~0
 MIN_OVERLAP_SAMPLES = 4  # one second at 4 Hz
 MIN_VOTES = 3
-EMBEDDING_CHANGED = 0.45  # dlib: the same person is < 0.6 apart, a re-encode ~0.1
+EMBEDDING_CHANGED = 0.60  # dlib's own same-person threshold; a small CRF 34 copy of the same face reaches ~0.46
+EMBEDDING_DOUBT = 0.45  # above this, a face hash that also moved counts as a change
 FACE_HASH_CHANGED = 14  # aligned inner-face hash bits; a re-encode flips <= 6 at the right alignment
 FACE_HASH_CHANGED_SAME_PERSON = 26  # with the identity unchanged, only a grossly different face counts
 MIN_SEGMENT_SAMPLES = 2
@@ -337,8 +338,9 @@ def compare(suspect: Fingerprint, original: RegistryEntry, shift: int) -> Proven
         e_s, e_r = _nearest_embedding(suspect, i), _nearest_embedding(r, i + shift)
         if e_s is not None and e_r is not None:
             d_emb = float(np.linalg.norm(e_s - e_r))
-            sim = min(sim, 1.0 - min(d_emb / 0.6, 1.0))
-            is_changed = d_emb > EMBEDDING_CHANGED or d_hash > FACE_HASH_CHANGED_SAME_PERSON
+            sim = min(sim, 1.0 - min(d_emb, 1.0))  # dlib distances: same person ~0.3, strangers 0.7-1.0
+            is_changed = (d_emb > EMBEDDING_CHANGED or d_hash > FACE_HASH_CHANGED_SAME_PERSON
+                          or (d_emb > EMBEDDING_DOUBT and d_hash > FACE_HASH_CHANGED))
         sims.append(sim)
         if is_changed:
             changed.append(i)
