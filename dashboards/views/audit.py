@@ -116,14 +116,16 @@ def run(sources: list[Path], detectors: list[str], with_analyzers: bool, n_boot:
     return result
 
 
-def show(result: Any) -> None:
+def show(result: Any, names: dict[str, str]) -> None:
+    """``names`` maps temp paths of uploaded CSVs to what the user called them, for the skipped-row list."""
     m = result.metrics
     st.success(f"Audited {m['n_items']} videos ({m['n_real']} real, {m['n_fake']} fake); "
                f"{m['bootstrap']['n_boot']} bootstrap resamples. Saved in {result.out_dir}")
     st.dataframe(metrics_rows(m), hide_index=True)
     if m["row_errors"]:
         st.warning(f"{len(m['row_errors'])} CSV rows were skipped:")
-        st.dataframe(m["row_errors"], hide_index=True)
+        st.dataframe([dict(e, source=names.get(e["source"], e["source"])) for e in m["row_errors"]],
+                     hide_index=True)
     c1, c2 = st.columns(2)
     c1.download_button("Download the audit report (HTML)", result.report_path.read_text(encoding="utf-8"),
                        file_name="fakescope-audit.html", mime="text/html")
@@ -162,16 +164,17 @@ def render(settings: Settings) -> None:
             if upload is not None:
                 with private_upload(upload, settings.max_upload_bytes, frozenset({".csv"})) as path:
                     absolutise_csv(path, Path(base).expanduser())
-                    st.session_state[_STATE] = run(sources + [path], detectors, with_analyzers, n_boot)
+                    result = run(sources + [path], detectors, with_analyzers, n_boot)
+                    st.session_state[_STATE] = (result, {str(path): f"uploaded {upload.name}"})
             elif not sources:
                 raise ValueError("pick a test set, type a folder or CSV path, or upload a CSV")
             else:
-                st.session_state[_STATE] = run(sources, detectors, with_analyzers, n_boot)
+                st.session_state[_STATE] = (run(sources, detectors, with_analyzers, n_boot), {})
         except UploadRejected as exc:
             st.error(str(exc))
         except UnicodeDecodeError:
             st.error(f"{upload.name if upload else 'the CSV'} is not a UTF-8 text CSV.")
         except ValueError as exc:
             st.error(f"The audit could not run: {exc}.")
-    if (result := st.session_state.get(_STATE)) is not None:
-        show(result)
+    if (kept := st.session_state.get(_STATE)) is not None:
+        show(*kept)

@@ -54,7 +54,7 @@ def reasons(record: dict[str, Any]) -> list[str]:
         score = f"P(fake) {float(a.get('score', 0.5)):.2f}" if ok else "no weight in the verdict"
         rows.append((strength, f"**{name}** ({score}): {_status_text(name, a)}. {EXPLAIN.get(name, '')}"))
     rows.sort(key=lambda r: -r[0])
-    return [text for _, text in rows] + [f"**{n}**: not used ({why})"
+    return [text for _, text in rows] + [f"**{n}**: not used, {why}"
                                          for n, why in record.get("skipped_analyzers", {}).items()]
 
 

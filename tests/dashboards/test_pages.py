@@ -33,6 +33,7 @@ def test_audit_of_an_uploaded_csv_shows_metrics_and_plots(dash_env: Path) -> Non
     assert auc != "-" and 0.0 <= float(auc) <= 1.0
     skipped = at.dataframe[1].value
     assert len(skipped) == 1 and "missing.mp4" in skipped["path"].iloc[0]
+    assert skipped["source"].iloc[0] == "uploaded labels.csv" and skipped["row_number"].iloc[0] == 4
     assert len(at.image) >= 4  # ROC, PR, reliability, histograms
     out = next((dash_env / "audits").iterdir())
     metrics = json.loads((out / "metrics.json").read_text())
