@@ -2,7 +2,7 @@
 
 A row's link is this page with ``?case=ID``, which shows that case and its HTML report, so links
 work from any browser that reaches the dashboard (a file path on the server would not).
-Only report files that still exist and are HTML are read.
+Only report files that still exist and are HTML are read, and they are shown with scripts blocked.
 """
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ import streamlit as st
 from dashboards.common import Settings
 
 VERDICTS = ("fake", "inconclusive", "real")
+# Our reports need no scripts and load nothing (images are data URIs). The case log may name any
+# HTML file, so a policy placed before its first byte stops scripts in a tampered one.
+REPORT_CSP = ("<!DOCTYPE html><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+              "img-src data:; style-src 'unsafe-inline'\">")
 
 
 def matches(case: Any, query: str) -> bool:
@@ -30,6 +34,11 @@ def report_of(case: Any) -> Path | None:
     return p if p.suffix.lower() in (".html", ".htm") and p.is_file() else None
 
 
+def locked_down(html: str) -> str:
+    """The report with REPORT_CSP in front of everything it holds."""
+    return REPORT_CSP + html
+
+
 def show_case(case: Any) -> None:
     st.subheader(f"Case #{case.id}: {case.file}")
     st.markdown(f"Verdict **{case.verdict.upper()}**, P(fake) {case.fake_probability:.3f}, scanned {case.scanned_at}  \n"
@@ -42,7 +51,7 @@ def show_case(case: Any) -> None:
     html = report.read_text(encoding="utf-8", errors="replace")
     st.download_button("Download this report", html, file_name=f"case-{case.id}.html", mime="text/html",
                        key=f"case_dl_{case.id}")
-    st.components.v1.html(html, height=1400, scrolling=True)
+    st.iframe(locked_down(html), height=1400)
 
 
 def render(settings: Settings) -> None:

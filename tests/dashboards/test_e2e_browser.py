@@ -46,6 +46,13 @@ def _healthy(url: str) -> bool:
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[str]:
     """`fakescope dashboard` as its own process group on a free localhost port; always killed."""
+    from fakescope.caselog import append_case
+
+    planted = tmp_path / "planted.html"  # a case whose report was tampered with: its script must not run
+    planted.write_text("<html><body><p id='x'>static text</p>"
+                       "<script>document.getElementById('x').textContent='script ran'</script></body></html>")
+    append_case({"file": "planted.mp4", "sha256": "0" * 64, "verdict": "real", "fake_probability": 0.1,
+                 "versions": {}}, tmp_path / "cases.db", planted)
     port = _free_port()
     env = dict(os.environ, FAKESCOPE_DASHBOARD_DIR=str(tmp_path / "workspace"),
                FAKESCOPE_CASES_DB=str(tmp_path / "cases.db"), FAKESCOPE_MAX_UPLOAD_MB="20",
@@ -100,9 +107,26 @@ def test_browser_scan_of_the_bundled_fake_clip(dashboard: str, tmp_path: Path) -
             text = page.locator("[data-testid=stMain]").inner_text()
             shot = tmp_path / "dashboard_screenshot.png"
             page.screenshot(path=str(shot), full_page=True)
+
+            # the Cases page lists the scan, and its report link (cases?case=2) opens the stored report
+            page.goto(dashboard + "/cases", wait_until="domcontentloaded")
+            page.get_by_text("2 cases in").wait_for(timeout=60_000)
+            page.goto(dashboard + "/cases?case=2", wait_until="domcontentloaded")
+            page.get_by_text("Case #2: fake_selfblend.mp4").wait_for(timeout=60_000)
+            report = page.frame_locator("iframe").first.get_by_text("Provenance of this report")
+            report.wait_for(timeout=60_000)
+            page.screenshot(path=str(tmp_path / "case_report.png"))
+
+            page.goto(dashboard + "/cases?case=1", wait_until="domcontentloaded")
+            page.get_by_text("Case #1: planted.mp4").wait_for(timeout=60_000)
+            planted = page.frame_locator("iframe").first.locator("#x")
+            planted.wait_for(timeout=60_000)
+            page.wait_for_timeout(500)
+            planted_text = planted.inner_text()
         finally:
             browser.close()
 
+    assert planted_text == "static text"  # the report's script was blocked
     assert "cannot be scanned" not in text  # the error went away with the good upload
     label = next(w for w in ("FAKE", "REAL", "INCONCLUSIVE") if f"Verdict: {w}" in text)
     after = text.split("Probability of manipulation, P(fake)", 1)[1].split()

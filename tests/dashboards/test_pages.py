@@ -142,3 +142,11 @@ def test_cases_are_searchable_and_link_to_their_reports(dash_env: Path, tmp_path
     missing.query_params["case"] = "99"
     missing.run()
     assert "no case #99" in missing.error[0].value
+
+
+def test_reports_are_shown_with_scripts_blocked() -> None:
+    from dashboards.views.cases import REPORT_CSP, locked_down
+
+    shown = locked_down("<script>alert(1)</script><html><body>x</body></html>")
+    assert shown.startswith(REPORT_CSP) and shown.index("Content-Security-Policy") < shown.index("<script>")
+    assert "default-src 'none'" in REPORT_CSP
