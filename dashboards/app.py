@@ -5,6 +5,11 @@ they return, so the dashboard can never disagree with the CLI. Shared pieces (se
 handling, models loaded once) live in dashboards.common; one module per page in dashboards.views.
 Importing this module is cheap (the CLI reads env_max_upload_mb from it): streamlit and the pages
 are imported inside main().
+
+Environment: FAKESCOPE_MAX_UPLOAD_MB (upload ceiling, default 500; the sidebar can lower it),
+FAKESCOPE_DASHBOARD_DIR (where reports, audits and test sets are written; default beside the
+case log), FAKESCOPE_CASES_DB (the case log, as for the CLI), FAKESCOPE_DATA_DIR (another folder
+searched for test sets and generator runs).
 """
 
 from __future__ import annotations

@@ -136,3 +136,23 @@ def list_json(at: AppTest) -> dict:
     import json
 
     return json.loads(at.json[0].proto.body)
+
+
+def test_detector_weights_are_read_once_and_analyzers_match_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    import detector.io
+    from dashboards.common import cached_detector, scan_analyzers
+    from fakescope.analyzers import build_analyzers
+    from fakescope.scan import ScanConfig
+
+    cached_detector.clear()
+    real = detector.io.load_model
+    calls: list[str] = []
+    monkeypatch.setattr(detector.io, "load_model", lambda name="default": calls.append(str(name)) or real(name))
+    cfg = ScanConfig(progress=False)
+    first, skipped = scan_analyzers(cfg)
+    second, _ = scan_analyzers(cfg)
+    assert calls == ["default"]  # one read of the weights for any number of scans
+    assert first[0].model is second[0].model and first[0] is not second[0]  # fresh per-scan state
+    cli, cli_skipped = build_analyzers(cfg)
+    assert [a.name for a in first] == [a.name for a in cli] and skipped == cli_skipped
+    cached_detector.clear()
