@@ -138,7 +138,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     import dashboards.app as app
 
     cmd = [sys.executable, "-m", "streamlit", "run", app.__file__, "--server.port", str(args.port),
-           "--server.maxUploadSize", str(app.MAX_UPLOAD_MB), "--browser.gatherUsageStats", "false"]
+           "--server.maxUploadSize", str(app.env_max_upload_mb()), "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "minimal"]
     return subprocess.call(cmd)
 
 

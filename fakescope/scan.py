@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from fakescope.types import Evidence, Verdict
 from fakescope.video import DEFAULT_MAX_BYTES, FrameStats, iter_frames, probe
 
 DESIGN_ANALYZERS = ("detector", "blink", "edges", "pulse", "provenance")
+PROGRESS_EVERY = 10  # frames between progress_callback calls
 
 
 @dataclass(frozen=True)
@@ -61,14 +63,22 @@ def _analyzer_json(ev: Evidence) -> dict[str, Any]:
     return {"score": float(ev.score), "status": ev.status, **ev.details}
 
 
-def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: list[Analyzer] | None = None) -> ScanResult:
-    """Analyse one video. Raises UnusableInputError for files that are not usable videos."""
+def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: list[Analyzer] | None = None,
+               progress_callback: Callable[[int, int], None] | None = None, skipped: dict[str, str] | None = None,
+               ) -> ScanResult:
+    """Analyse one video. Raises UnusableInputError for files that are not usable videos.
+
+    ``progress_callback(frames_done, frames_expected)`` is called every ``PROGRESS_EVERY`` frames
+    and once at the end, for UIs (the dashboard) that show progress; ``frames_expected`` is the
+    container's count (0 when unknown). Callers that pass ready ``analyzers`` (e.g. with models
+    loaded once) pass ``skipped`` too, so the record lists the left-out analyzers as the CLI does.
+    """
     config = config or ScanConfig()
     p = Path(path)
     t0 = time.perf_counter()
     info = probe(p, max_bytes=config.max_bytes)
     digest = sha256_file(p)
-    skipped: dict[str, str] = {}
+    skipped = dict(skipped or {})
     if analyzers is None:
         analyzers, skipped = build_analyzers(config, list(config.analyzers) if config.analyzers else None)
     for a in analyzers:
@@ -92,8 +102,12 @@ def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: li
             for a in analyzers:
                 a.update(index, ts, frame, faces, crops)
             bar.update(1)
+            if progress_callback is not None and stats.frames % PROGRESS_EVERY == 0:
+                progress_callback(stats.frames, info.frames)
     finally:
         bar.close()
+    if progress_callback is not None:
+        progress_callback(stats.frames, info.frames)
     info = stats.finalize(info)
     if stats.frames < 2:
         raise UnusableInputError(str(p), "has fewer than two decodable frames: a still image, not a video")
