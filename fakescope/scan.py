@@ -61,14 +61,19 @@ def _analyzer_json(ev: Evidence) -> dict[str, Any]:
     return {"score": float(ev.score), "status": ev.status, **ev.details}
 
 
-def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: list[Analyzer] | None = None) -> ScanResult:
-    """Analyse one video. Raises UnusableInputError for files that are not usable videos."""
+def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: list[Analyzer] | None = None,
+               skipped: dict[str, str] | None = None) -> ScanResult:
+    """Analyse one video. Raises UnusableInputError for files that are not usable videos.
+
+    A caller that scans many videos may build ``analyzers`` once (models loaded once) and pass them
+    with the ``skipped`` reasons build_analyzers gave, so the JSON is the same as a per-call build.
+    """
     config = config or ScanConfig()
     p = Path(path)
     t0 = time.perf_counter()
     info = probe(p, max_bytes=config.max_bytes)
     digest = sha256_file(p)
-    skipped: dict[str, str] = {}
+    skipped = dict(skipped or {})
     if analyzers is None:
         analyzers, skipped = build_analyzers(config, list(config.analyzers) if config.analyzers else None)
     for a in analyzers:
