@@ -39,8 +39,24 @@ def _scan_one(path: Path, config) -> tuple[str, object | None, str | None, bool]
         return str(path), None, f"internal error: {exc.__class__.__name__}: {exc}", True
 
 
+def _ray_address_or_video(args: argparse.Namespace) -> None:
+    """`--ray` takes an optional ADDRESS, so in `scan --ray clips/` argparse hands it the first video.
+    An address is `local`, `auto` or has a colon (host:port, ray://...) and is not an existing path;
+    anything else goes back to the videos and the cluster is a local one."""
+    value = args.ray
+    if value is None or value == "local":
+        return
+    if Path(value).exists() or not (value == "auto" or ":" in value):
+        args.videos = [value, *args.videos]
+        args.ray = "local"
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     from fakescope.scan import ScanConfig
+
+    _ray_address_or_video(args)
+    if not args.videos:
+        args.parser.error("the following arguments are required: VIDEO")
 
     if args.detector:
         try:
@@ -218,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     scan = sub.add_parser("scan", help="analyse videos and give a verdict for each")
-    scan.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or directories of videos")
+    # "*" not "+": `scan --ray a.mp4` must reach cmd_scan, which tells an address from a video.
+    scan.add_argument("videos", nargs="*", metavar="VIDEO", help="video files or directories of videos")
     scan.add_argument("--json", metavar="OUT.json", help="write the verdict JSON (a list when several videos)")
     scan.add_argument("--report", metavar="OUT.html", help="write a self-contained HTML report")
     scan.add_argument("--detector", metavar="NAME_OR_DIR", help="detector name from `fakescope detector list` or a model dir")
@@ -235,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--quiet", action="store_true", help="no progress bar")
     scan.add_argument("--db", metavar="DB", help="case log database (default: per-user, see `cases list`)")
     scan.add_argument("--no-log", action="store_true", help="do not append this scan to the case log")
-    scan.set_defaults(func=cmd_scan)
+    scan.set_defaults(func=cmd_scan, parser=scan)
 
     cases = sub.add_parser("cases", help="the case log of past scans").add_subparsers(
         dest="cases_command", required=True, parser_class=_Parser)

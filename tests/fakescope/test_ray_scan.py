@@ -65,7 +65,8 @@ def test_ray_scan_gives_the_local_verdicts_json_and_case_log(clips: list[Path], 
     args = [*map(str, clips), "--quiet"]
     assert main(["scan", *args, "--json", str(local_json), "--no-log"]) == 2  # corrupt.mp4: unusable input
     local_err = capsys.readouterr().err
-    assert main(["scan", *args, "--ray", "--jobs", "2", "--json", str(ray_json), "--db", str(db)]) == 2
+    # `--ray` right before the videos: the first video is not taken for a cluster address.
+    assert main(["scan", "--ray", *args, "--jobs", "2", "--json", str(ray_json), "--db", str(db)]) == 2
     out, err = capsys.readouterr()
     # The unusable file gets the same single line on stderr, and nothing is lost or duplicated.
     assert [ln for ln in err.splitlines() if "corrupt.mp4" in ln] == [ln for ln in local_err.splitlines()
@@ -140,3 +141,19 @@ def test_crashed_and_failing_videos_are_retried_a_bounded_number_of_times_then_r
     assert result is None and internal and error == "internal error after 2 attempts: RuntimeError: analyzer blew up"
     _, result, error, internal = outcomes["corrupt.mp4"]
     assert result is None and not internal and "\n" not in error  # unusable input: reported, not retried
+
+
+@pytest.mark.parametrize(("argv", "address", "videos"), [
+    (["--ray", "a.mp4", "b.mp4"], "local", ["a.mp4", "b.mp4"]),
+    (["a.mp4", "--ray"], "local", ["a.mp4"]),
+    (["--ray", "auto", "a.mp4"], "auto", ["a.mp4"]),
+    (["--ray", "ray://head:10001", "a.mp4"], "ray://head:10001", ["a.mp4"]),
+    (["--ray", "10.0.0.5:6379", "a.mp4"], "10.0.0.5:6379", ["a.mp4"]),
+    (["a.mp4"], None, ["a.mp4"]),
+])
+def test_ray_address_is_told_apart_from_a_video(argv: list[str], address: str | None, videos: list[str]) -> None:
+    from fakescope.cli import _ray_address_or_video, build_parser
+
+    args = build_parser().parse_args(["scan", *argv])
+    _ray_address_or_video(args)
+    assert (args.ray, args.videos) == (address, videos)
