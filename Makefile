@@ -3,6 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
+SCALESTAMP := $(VENV)/.installed-scale
 
 .PHONY: demo test lint clean
 
@@ -18,11 +19,16 @@ $(DEVSTAMP): $(STAMP)
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(DEVSTAMP)
 
+# The optional `scale` extra (Ray), so CI runs the `scan --ray` tests instead of skipping them.
+$(SCALESTAMP): $(DEVSTAMP)
+	$(BIN)/pip install -q -e '.[scale]'
+	touch $(SCALESTAMP)
+
 demo: $(STAMP)
 	$(BIN)/fakescope scan tests/fixtures/talking_head.mp4 --json .demo_verdict.json
 	@echo "verdict JSON written to .demo_verdict.json"
 
-test: $(DEVSTAMP)
+test: $(DEVSTAMP) $(SCALESTAMP)
 	@command -v ffmpeg >/dev/null || { echo "make test needs ffmpeg (apt-get install -y ffmpeg; bash .ci/run does it)"; exit 2; }
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q

@@ -55,5 +55,13 @@ def _colour_jitter(img: np.ndarray, rng: np.random.Generator, amp: float) -> np.
     return np.clip(x, 0, 255).astype(np.uint8)
 
 
-def augment_batch(imgs: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
-    return np.stack([augment_crop(im, rng, cfg) for im in imgs])
+def augment_batch(
+    imgs: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig, seeds: np.ndarray | None = None
+) -> np.ndarray:
+    """Augment each crop; with ``seeds`` crop i draws from its own generator seeded by ``seeds[i]``,
+    so a sample's augmentation does not depend on which process or batch slice augments it."""
+    if seeds is None:
+        return np.stack([augment_crop(im, rng, cfg) for im in imgs])
+    if len(seeds) != len(imgs):
+        raise ValueError(f"augment_batch got {len(seeds)} seeds for {len(imgs)} crops; pass one seed per crop")
+    return np.stack([augment_crop(im, np.random.default_rng(int(s)), cfg) for im, s in zip(imgs, seeds, strict=True)])

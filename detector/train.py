@@ -13,7 +13,7 @@ import json
 import math
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,8 @@ from .augment import AugmentConfig, augment_batch
 from .calibration import choose_threshold, make_calibrator
 from .checkpoint import load_checkpoint, optimizer_from_flat, rng_from_json, rng_to_json, save_checkpoint
 from .curves import plot_curves
-from .data import CropData, load_crops
+from .data import CropData, CropSplit, load_crops
+from .distributed import Dist
 from .evaluate import auc_or_none, predict_split, split_metrics, video_scores
 from .io import preprocess_crops, save_model
 from .registry import DetectorSpec, create_detector, detector_spec
@@ -158,15 +159,35 @@ def _check_data(data: CropData) -> None:
             )
 
 
+def _predict(
+    model: torch.nn.Module, split: CropSplit, norm: tuple, cfg: TrainConfig, dist: Dist
+) -> np.ndarray:
+    """Frame logits of a split; under --distributed each rank scores a block and all get all of them."""
+    if not dist.enabled:
+        return predict_split(model, split, norm, cfg.input_size, cfg.eval_batch_size, cfg.bf16)
+    sl = dist.shard(len(split))
+    part = replace(split, images=split.images[sl], labels=split.labels[sl])
+    local = predict_split(model, part, norm, cfg.input_size, cfg.eval_batch_size, cfg.bf16)
+    return dist.gather(local, len(split))
+
+
 def train_detector(
-    testset_dirs: list[Path], arch: str, out_dir: Path, config: TrainConfig | None = None
+    testset_dirs: list[Path],
+    arch: str,
+    out_dir: Path,
+    config: TrainConfig | None = None,
+    dist: Dist | None = None,
 ) -> TrainResult:
     """Train ``arch`` on the train split of ``testset_dirs`` and save a calibrated model in ``out_dir``.
 
     With ``config.resume`` an interrupted run continues from ``out_dir/checkpoint`` with the same
     batches and RNG draws it would have had; a finished run is only re-calibrated and re-saved.
+    With ``dist`` (one process of a torchrun job, see detector/distributed.py) each rank computes its
+    slice of every global batch and only rank 0 writes; the result matches a single-process run.
     """
     cfg = config or TrainConfig()
+    dist = dist or Dist()
+    dist.check_batch(cfg.batch_size)
     spec = detector_spec(arch)
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / "checkpoint"
@@ -174,10 +195,15 @@ def train_detector(
     data = load_crops(dirs, cfg.input_size, cfg.max_frames_per_video, cfg.exclude_methods)
     _check_data(data)
     run = _run_record(arch, cfg, data)
+    run["world_size"] = dist.world_size  # informative only: a resume may use another number of processes
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = create_detector(arch, **cfg.arch_kwargs).to(memory_format=torch.channels_last)
+    if dist.enabled:  # before the optimizer is built: the swapped layers hold new Parameter objects
+        from .distributed import globalize_batchnorm
+
+        model = globalize_batchnorm(model, dist.bn_group)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     prog = _Progress()
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -200,13 +226,20 @@ def train_detector(
         optimizer_from_flat(opt, tensors["optimizer"], saved["optimizer"])
         rng_from_json(saved["rng"], rng)
         prog = _Progress(**{k: saved[k] for k in asdict(prog)})
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out_dir / "run.json", json.dumps(dict(run, finished=False), indent=2) + "\n")
+    dist.barrier()  # every rank has read the previous run before rank 0 rewrites run.json
+    if dist.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out_dir / "run.json", json.dumps(dict(run, finished=False), indent=2) + "\n")
+    net: torch.nn.Module = model
+    if dist.enabled:
+        net = torch.nn.parallel.DistributedDataParallel(model)
+        dist.decorrelate_torch_rng(cfg.seed, prog.global_step)
 
     def checkpoint() -> None:
-        save_checkpoint(
-            ckpt_dir, prog.global_step, model, best_state, opt, dict(asdict(prog), rng=rng_to_json(rng))
-        )
+        if dist.is_main:
+            save_checkpoint(
+                ckpt_dir, prog.global_step, model, best_state, opt, dict(asdict(prog), rng=rng_to_json(rng))
+            )
 
     train, val = data.splits["train"], data.splits["val"]
     norm = (spec.mean, spec.std)
@@ -215,33 +248,37 @@ def train_detector(
     total_steps = steps_per_epoch * cfg.epochs
     last_ckpt = time.monotonic()
     while prog.epoch < cfg.epochs and not prog.stopped:
-        model.train()
+        net.train()
         losses = []
         bar = tqdm(
             total=steps_per_epoch,
             initial=prog.step_in_epoch,
             desc=f"{arch} epoch {prog.epoch + 1}/{cfg.epochs}",
-            disable=not cfg.progress,
+            disable=not (cfg.progress and dist.is_main),
             leave=False,
         )
         while prog.step_in_epoch < steps_per_epoch:
+            # Every rank draws the whole global batch and one augmentation seed per sample, then
+            # keeps its slice: W ranks x B/W samples are exactly the B samples of one process.
             idx = rng.choice(len(train), size=cfg.batch_size, p=weights)
+            seeds = None if cfg.augment is None else rng.integers(0, 2**63 - 1, size=cfg.batch_size)
+            mine = dist.shard(cfg.batch_size)
             imgs = (
-                train.images[idx]
-                if cfg.augment is None
-                else augment_batch(train.images[idx], rng, cfg.augment)
+                train.images[idx[mine]]
+                if seeds is None
+                else augment_batch(train.images[idx[mine]], rng, cfg.augment, seeds=seeds[mine])
             )
             for g in opt.param_groups:
                 g["lr"] = _lr_at(prog.global_step, total_steps, cfg)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                logits = model(preprocess_crops(imgs, cfg.input_size, *norm))
+                logits = net(preprocess_crops(imgs, cfg.input_size, *norm))
             loss = F.binary_cross_entropy_with_logits(
-                logits.float(), torch.from_numpy(train.labels[idx]).float()
+                logits.float(), torch.from_numpy(train.labels[idx[mine]]).float()
             )
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # under DDP: gradients averaged over ranks = gradient of the global mean loss
             opt.step()
-            losses.append(float(loss.detach()))
+            losses.append(dist.mean(loss))
             prog.step_in_epoch += 1
             prog.global_step += 1
             bar.update(1)
@@ -254,7 +291,7 @@ def train_detector(
                 last_ckpt = time.monotonic()
         bar.close()
 
-        val_logits = predict_split(model, val, norm, cfg.input_size, cfg.eval_batch_size, cfg.bf16)
+        val_logits = _predict(model, val, norm, cfg, dist)
         auc = auc_or_none(val.labels, val_logits)
         val_loss = F.binary_cross_entropy_with_logits(
             torch.from_numpy(val_logits), torch.from_numpy(val.labels).float()
@@ -280,10 +317,17 @@ def train_detector(
         prog.step_in_epoch = 0
         checkpoint()
         last_ckpt = time.monotonic()
-        plot_curves(prog.history, out_dir / "curves.png", title=f"{arch} ({out_dir.name})")
+        if dist.is_main:
+            plot_curves(prog.history, out_dir / "curves.png", title=f"{arch} ({out_dir.name})")
 
     model.load_state_dict(best_state)
-    return _finish(model, data, spec, cfg, run, prog, out_dir)
+    if not dist.is_main:  # rank 0 calibrates, tests and saves; the others report what it wrote
+        dist.barrier()
+        saved_config = json.loads((out_dir / "config.json").read_text(encoding="utf-8"))
+        return TrainResult(out_dir, saved_config["metrics"], prog.best_epoch, prog.epoch, prog.stopped)
+    result = _finish(model, data, spec, cfg, run, prog, out_dir)
+    dist.barrier()
+    return result
 
 
 def _finish(

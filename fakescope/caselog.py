@@ -87,6 +87,26 @@ def list_cases(db: Path | None = None, limit: int | None = None) -> list[Case]:
     return [Case(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7]) for r in rows]
 
 
+def find_case(sha256: str, versions: dict[str, Any], db: Path | None = None) -> Case | None:
+    """The newest case of this exact file content scanned with exactly these versions, if any.
+
+    A resumed scan uses it to skip videos it already judged: the content hash (not the file name,
+    which may change or be reused) and the code and model versions must all match, so a new
+    fakescope release or retrained model re-scans everything.
+    """
+    db = db or default_db_path()
+    if not db.exists():
+        return None
+    with _connect(db) as conn:
+        rows = conn.execute(
+            "SELECT id, scanned_at, file, sha256, verdict, fake_probability, versions, report_path FROM cases"
+            " WHERE sha256 = ? ORDER BY id DESC", (sha256,)).fetchall()
+    for r in rows:
+        if json.loads(r[6]) == versions:
+            return Case(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7])
+    return None
+
+
 def integrity_ok(db: Path) -> bool:
     with _connect(db) as conn:
         return conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
@@ -37,9 +39,24 @@ def _scan_one(path: Path, config) -> tuple[str, object | None, str | None, bool]
         return str(path), None, f"internal error: {exc.__class__.__name__}: {exc}", True
 
 
+def _ray_address_or_video(args: argparse.Namespace) -> None:
+    """`--ray` takes an optional ADDRESS, so in `scan --ray clips/` argparse hands it the first video.
+    An address is `local`, `auto` or has a colon (host:port, ray://...) and is not an existing path;
+    anything else goes back to the videos and the cluster is a local one."""
+    value = args.ray
+    if value is None or value == "local":
+        return
+    if Path(value).exists() or not (value == "auto" or ":" in value):
+        args.videos = [value, *args.videos]
+        args.ray = "local"
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
-    from fakescope.atomicio import write_json_atomic as atomic_write_json
     from fakescope.scan import ScanConfig
+
+    _ray_address_or_video(args)
+    if not args.videos:
+        args.parser.error("the following arguments are required: VIDEO")
 
     if args.detector:
         try:
@@ -60,44 +77,102 @@ def cmd_scan(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     config = ScanConfig(detector=args.detector or "default", registry=Path(args.registry) if args.registry else None,
                         progress=not args.quiet and sys.stderr.isatty())
-    results: list[tuple[str, object | None, str | None, bool]] = []
-    if args.jobs > 1 and len(paths) > 1:
+    db = Path(args.db) if args.db else None
+    args.several = len(paths) > 1  # a JSON list even when --resume leaves one video to scan
+    if args.ray is not None:
+        return _scan_on_ray(args, paths, config, db)
+    if args.resume:
+        from fakescope.analyzers import build_analyzers
+        from fakescope.ray_scan import analyzer_versions
+
+        paths = _skip_logged(paths, analyzer_versions(build_analyzers(config)[0]), db)
+    jobs = args.jobs or 1
+    if jobs > 1 and len(paths) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         # spawn, not fork: a forked child inherits torch/OpenMP thread pools mid-flight and can hang.
-        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(_scan_one, paths, [config] * len(paths)))
-    else:
-        results = [_scan_one(p, config) for p in paths]
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return _handle_outcomes(args, paths, pool.map(_scan_one, paths, [config] * len(paths)), db)
+    return _handle_outcomes(args, paths, (_scan_one(p, config) for p in paths), db)
 
-    records: list[dict] = []
-    scanned = []
+
+def _scan_on_ray(args: argparse.Namespace, paths: list[Path], config, db: Path | None) -> int:  # noqa: ANN001
+    """`scan --ray`: the same outcomes as a local scan, computed by actors on a Ray cluster."""
+    from fakescope.ray_scan import DEFAULT_WORKERS, LOCAL, RayOptions, RayScanner
+
+    opts = RayOptions(address=args.ray, workers=args.jobs or DEFAULT_WORKERS, retries=args.retries)
+    config = replace(config, progress=False)  # workers have no terminal; the driver prints a line per video
+    with ExitStack() as stack:  # Ray is shut down however the scan ends
+        try:
+            scanner = stack.enter_context(RayScanner(config, opts))
+        except ConnectionError as exc:
+            _err(f"--ray {args.ray}", f"cannot reach the Ray cluster: {exc}")
+            return EXIT_USAGE
+        except RuntimeError as exc:
+            _err(f"--ray {args.ray}", str(exc))
+            return EXIT_INTERNAL
+        if args.resume:
+            paths = _skip_logged(paths, scanner.versions(), db)
+        where = f"a local Ray instance ({opts.workers} workers)" if opts.address == LOCAL else f"Ray at {opts.address}"
+        if not args.quiet and paths:
+            print(f"fakescope: scanning {len(paths)} videos on {where}", file=sys.stderr)
+        return _handle_outcomes(args, paths, scanner.scan(paths), db)
+
+
+def _skip_logged(paths: list[Path], versions: dict, db: Path | None) -> list[Path]:
+    """Videos not yet in the case log with these versions; the others are named and left out."""
+    from fakescope.caselog import find_case
+    from fakescope.hashing import sha256_file
+
+    todo = []
+    for p in paths:
+        try:
+            case = find_case(sha256_file(p), versions, db)
+        except OSError:
+            case = None  # unreadable: the scan reports it like any unusable input
+        if case is None:
+            todo.append(p)
+        else:
+            print(f"{p}: skipped, already scanned with these models (case {case.id}: {case.verdict}, "
+                  f"P(fake)={case.fake_probability:.3f})")
+    return todo
+
+
+def _handle_outcomes(args: argparse.Namespace, paths: list[Path],
+                     outcomes: Iterable[tuple[str, object | None, str | None, bool]], db: Path | None) -> int:
+    """Shared tail of local and Ray scans: a line per video as it finishes, its case appended at once
+    (an interrupted run keeps what it finished, so `--resume` can skip it), then the JSON and the
+    report in input order."""
+    report = Path(args.report) if args.report else None
+    order = {str(p): i for i, p in enumerate(paths)}
+    done: list[tuple[int, object]] = []
     unusable = internal_error = False
-    for path, result, error, internal in results:
+    for path, result, error, internal in outcomes:
         if error is not None or result is None:
             _err(path, error or "no result")
             internal_error |= internal
             unusable |= not internal
             continue
         record = result.record  # type: ignore[attr-defined]
-        scanned.append(result)
-        records.append(record)
+        done.append((order.get(path, len(order)), result))
         print(f"{path}: {record['verdict']} (P(fake)={record['fake_probability']:.3f}, "
               f"{record['faces']['frames_with_face']}/{record['video']['frames']} frames with a face, "
-              f"{record['timing']['seconds']:.1f} s)")
+              f"{record['timing']['seconds']:.1f} s)", flush=True)
+        if not args.no_log:
+            from fakescope.caselog import append_case
+
+            append_case(record, db, report)
+    scanned = [r for _, r in sorted(done, key=lambda t: t[0])]
+    records = [r.record for r in scanned]  # type: ignore[attr-defined]
     if args.json and records:
-        atomic_write_json(args.json, records[0] if len(paths) == 1 else records)
-    report = Path(args.report) if args.report and records else None
-    if report is not None:
+        from fakescope.atomicio import write_json_atomic
+
+        write_json_atomic(args.json, records if getattr(args, "several", len(paths) > 1) else records[0])
+    if report is not None and scanned:
         from fakescope.report import write_scan_report
 
         write_scan_report(scanned, report)
-    if not args.no_log:
-        from fakescope.caselog import append_case
-
-        for record in records:
-            append_case(record, Path(args.db) if args.db else None, report)
     return EXIT_INTERNAL if internal_error else EXIT_USAGE if unusable else EXIT_OK
 
 
@@ -163,16 +238,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     scan = sub.add_parser("scan", help="analyse videos and give a verdict for each")
-    scan.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or directories of videos")
+    # "*" not "+": `scan --ray a.mp4` must reach cmd_scan, which tells an address from a video.
+    scan.add_argument("videos", nargs="*", metavar="VIDEO", help="video files or directories of videos")
     scan.add_argument("--json", metavar="OUT.json", help="write the verdict JSON (a list when several videos)")
     scan.add_argument("--report", metavar="OUT.html", help="write a self-contained HTML report")
     scan.add_argument("--detector", metavar="NAME_OR_DIR", help="detector name from `fakescope detector list` or a model dir")
     scan.add_argument("--registry", metavar="DB", help="provenance registry of authentic originals")
-    scan.add_argument("--jobs", type=int, default=1, metavar="N", help="videos analysed in parallel")
+    scan.add_argument("--jobs", type=int, default=None, metavar="N",
+                      help="videos analysed in parallel (default 1; with --ray: Ray workers, default 2)")
+    scan.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                      help="distribute the videos over a Ray cluster at ADDRESS (e.g. auto, ray://host:10001);"
+                           " alone, start a local one (needs the `scale` extra)")
+    scan.add_argument("--retries", type=int, default=2, metavar="N",
+                      help="with --ray: extra attempts for a video whose worker crashed or failed internally")
+    scan.add_argument("--resume", action="store_true",
+                      help="skip videos already in the case log with the same fakescope and model versions")
     scan.add_argument("--quiet", action="store_true", help="no progress bar")
     scan.add_argument("--db", metavar="DB", help="case log database (default: per-user, see `cases list`)")
     scan.add_argument("--no-log", action="store_true", help="do not append this scan to the case log")
-    scan.set_defaults(func=cmd_scan)
+    scan.set_defaults(func=cmd_scan, parser=scan)
 
     cases = sub.add_parser("cases", help="the case log of past scans").add_subparsers(
         dest="cases_command", required=True, parser_class=_Parser)
@@ -224,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for commands that re-launch themselves (torchrun)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -53,14 +53,41 @@ def cmd_swap_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _launch_torchrun(args: argparse.Namespace) -> int:
+    """`detector train --distributed` outside torchrun: run this same command as --nproc torchrun processes."""
+    import os
+    import subprocess
+
+    from detector.distributed import torchrun_command
+
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be >= 1, got {args.nproc}")
+    if args.batch_size % args.nproc:
+        raise ValueError(f"--batch-size {args.batch_size} must be a multiple of --nproc {args.nproc}, so each "
+                         "process holds the same share of every global batch")
+    # One OpenMP thread per process unless told otherwise: the processes are the parallelism.
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    return subprocess.call(torchrun_command(args.argv, args.nproc), env=env)
+
+
 def cmd_detector_train(args: argparse.Namespace) -> int:
+    from detector.distributed import Dist, init_from_env, shutdown, under_torchrun
+
+    if args.distributed and not under_torchrun():
+        return _launch_torchrun(args)
     from detector.train import TrainConfig, train_detector
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, input_size=args.input_size, seed=args.seed,
                       resume=args.resume, progress=not args.quiet, bf16=args.bf16,
                       exclude_methods=tuple(args.exclude_method or ()), steps_per_epoch=args.steps_per_epoch,
                       arch_kwargs=json.loads(args.arch_kwargs))
-    result = train_detector([Path(d) for d in args.data], args.arch, Path(args.out), cfg)
+    dist = init_from_env() if args.distributed else Dist()
+    try:
+        result = train_detector([Path(d) for d in args.data], args.arch, Path(args.out), cfg, dist)
+    finally:
+        shutdown()
+    if not dist.is_main:
+        return 0
     test = result.metrics.get("test", {})
     print(f"{args.out}: best epoch {result.best_epoch}/{result.epochs_run}; test video AUC "
           f"{test.get('video_auc')}, frame AUC {test.get('frame_auc')}")
@@ -129,6 +156,9 @@ def register(sub: argparse._SubParsersAction, parser_class: type[argparse.Argume
     dt.add_argument("--resume", action="store_true")
     dt.add_argument("--seed", type=int, default=0)
     dt.add_argument("--quiet", action="store_true")
+    dt.add_argument("--distributed", action="store_true",
+                    help="data-parallel training (DDP, gloo): launches torchrun unless already under it")
+    dt.add_argument("--nproc", type=int, default=2, metavar="N", help="with --distributed: processes on this machine")
     dt.set_defaults(func=cmd_detector_train)
     dl = det.add_parser("list", help="registered architectures and shipped models")
     dl.set_defaults(func=cmd_detector_list)

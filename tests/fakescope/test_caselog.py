@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from fakescope.caselog import append_case, integrity_ok, list_cases
+from fakescope.caselog import append_case, find_case, integrity_ok, list_cases
 from fakescope.cli import main
 
 RECORD = {"file": "a.mp4", "sha256": "ab" * 32, "verdict": "real", "fake_probability": 0.1,
@@ -40,3 +40,15 @@ def test_case_log_survives_a_killed_writer(tmp_path: Path) -> None:
     assert integrity_ok(db)
     cases = list_cases(db)
     assert len(cases) >= 2 and all(c.sha256 == RECORD["sha256"] for c in cases)
+
+
+def test_find_case_matches_content_hash_and_exact_versions(tmp_path: Path) -> None:
+    db = tmp_path / "cases.db"
+    assert find_case(RECORD["sha256"], RECORD["versions"], db) is None  # no database yet
+    first = append_case(RECORD, db)
+    newer = dict(RECORD, versions={"fakescope": "0", "models": {"default": "cd" * 32}}, verdict="fake")
+    second = append_case(newer, db)
+    assert find_case(RECORD["sha256"], {"fakescope": "0"}, db).id == first
+    assert find_case(RECORD["sha256"], newer["versions"], db).id == second
+    assert find_case(RECORD["sha256"], {"fakescope": "1"}, db) is None  # another release: scan again
+    assert find_case("ef" * 32, {"fakescope": "0"}, db) is None  # other content, whatever the name
