@@ -285,7 +285,7 @@ def pulse_plot(signals: Mapping[str, Any], spectra: Mapping[str, Any], bpm: floa
             ax.set_xticklabels([])
             axs.set_xticklabels([])
     axes[-1, 0].set_xlabel("time (s)")
-    axes[-1, 1].set_xlabel("beats per minute (shaded: 42-240 pass band)")
+    axes[-1, 1].set_xlabel("beats per minute (shaded: pass band)")
     axes[0, 0].set_title("band-passed colour signal", fontsize=9)
     axes[0, 1].set_title("power spectrum", fontsize=9)
     if bpm is not None:
