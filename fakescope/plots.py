@@ -244,3 +244,51 @@ def ear_curve(ear: Sequence[tuple[int, float]], events: Sequence[Mapping[str, in
     ax.legend(fontsize=8, loc="upper right")
     ax.grid(alpha=0.3)
     return _finish(fig, path)
+
+
+def pulse_plot(signals: Mapping[str, Any], spectra: Mapping[str, Any], bpm: float | None = None,
+               path: PathLike | None = None, title: str = "Skin colour pulse per region") -> Path | bytes:
+    """Band-passed pulse signal of each skin region over time (left) and its spectrum (right).
+
+    A real face shows the same beat in every region, in step; a swapped face shows regions that
+    disagree or no clear peak. ``signals`` holds ``t0`` and ``fs`` plus one unit-variance series per
+    region; ``spectra`` holds ``freq_hz`` plus one peak-normalised power series per region, as the
+    pulse analyzer writes them. The estimated pulse, when one was found, is marked.
+    """
+    names = [n for n in ("face", "forehead", "left_cheek", "right_cheek", "neck") if n in signals]
+    fig, axes = _figure(10.0, 1.0 + 0.9 * max(len(names), 1), max(len(names), 1), 2,
+                        gridspec_kw={"width_ratios": [2.2, 1]}, top=1 - 0.45 / (1.0 + 0.9 * max(len(names), 1)))
+    fig.subplots_adjust(hspace=0.15)
+    fs, t0 = float(signals.get("fs", 1.0)), float(signals.get("t0", 0.0))
+    freq = np.asarray(spectra.get("freq_hz", []), np.float64) * 60.0
+    from matplotlib import rcParams
+
+    colors = rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, name in enumerate(names or ["(no signal)"]):
+        ax, axs = axes[k, 0], axes[k, 1]
+        color = colors[k % len(colors)]
+        if name in signals:
+            y = np.asarray(signals[name], np.float64)
+            ax.plot(t0 + np.arange(len(y)) / fs, y, lw=0.9, color=color)
+        ax.set_ylabel(name.replace("_", " "), fontsize=8)
+        ax.set_yticks([])
+        ax.grid(alpha=0.3)
+        if name in spectra and len(freq):
+            axs.plot(freq, np.asarray(spectra[name], np.float64), lw=1.2, color=color)
+        if bpm is not None:
+            axs.axvline(bpm, color="k", lw=1, ls="--", label=f"{bpm:.0f} bpm" if k == 0 else None)
+        axs.axvspan(42, 240, color="0.9", zorder=0)
+        axs.set_xlim(30, 270)
+        axs.set_yticks([])
+        axs.grid(alpha=0.3)
+        if k < len(names) - 1:
+            ax.set_xticklabels([])
+            axs.set_xticklabels([])
+    axes[-1, 0].set_xlabel("time (s)")
+    axes[-1, 1].set_xlabel("beats per minute (shaded: pass band)")
+    axes[0, 0].set_title("band-passed colour signal", fontsize=9)
+    axes[0, 1].set_title("power spectrum", fontsize=9)
+    if bpm is not None:
+        axes[0, 1].legend(fontsize=7, loc="upper right")
+    fig.suptitle(title + (f": pulse {bpm:.0f} bpm" if bpm is not None else ": no consistent pulse found"))
+    return _finish(fig, path)

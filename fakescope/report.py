@@ -63,16 +63,18 @@ def _status_text(name: str, a: dict[str, Any]) -> str:
     if name == "blink":
         rate = a.get("rate_per_min")
         extra = f" ({a.get('blinks', 0)} blinks" + (f", {rate:.1f} per minute)" if rate is not None else ")")
-    if name == "provenance" and (m := a.get("match")):
+    elif name == "provenance" and (m := a.get("match")):
         changed = ", ".join(f"{x:.1f}-{y:.1f} s" for x, y in m.get("changed_segments", []))
         extra = (f": copy of registered original '{m['label']}' (id {m['id']}, offset {m['offset_s']:+.2f} s, "
                  f"background similarity {m['background_similarity']:.2f}); "
                  + (f"the face differs from the original in {changed}" if changed else "the face matches the original"))
+    elif name == "pulse":
+        extra = f" (pulse {a['bpm']:.0f} bpm)" if a.get("bpm") is not None else " (no consistent pulse found)"
     return f"{lean}{extra}"
 
 
 def _video_section(rec: dict[str, Any], key_frames: Sequence[KeyFrame]) -> Any:
-    from fakescope.plots import ear_curve, timeline
+    from fakescope.plots import ear_curve, pulse_plot, timeline
 
     an = rec.get("analyzers", {})
     fps = float(rec["video"]["fps"]) or None
@@ -97,6 +99,10 @@ def _video_section(rec: dict[str, Any], key_frames: Sequence[KeyFrame]) -> Any:
     if "blink" in an and an["blink"].get("ear"):
         figs.append(H.image(ear_curve(an["blink"]["ear"], an["blink"].get("events", []), fps=fps),
                             "eye aspect ratio", "Eye openness per frame; shaded spans are detected blinks."))
+    if "pulse" in an and an["pulse"].get("signals"):
+        p = an["pulse"]
+        figs.append(H.image(pulse_plot(p["signals"], p.get("spectra", {}), p.get("bpm")), "skin colour pulse",
+                            "Pulse signal of each skin region and its spectrum: a real face beats in step everywhere."))
     if figs:
         parts.append(H.figures(*figs))
     if key_frames:
