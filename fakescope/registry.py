@@ -66,7 +66,7 @@ EMBEDDING_CHANGED = 0.60  # dlib's own same-person threshold; a small CRF 34 cop
 EMBEDDING_DOUBT = 0.45  # above this, a face hash that also moved counts as a change
 FACE_HASH_CHANGED = 14  # aligned inner-face hash bits; a re-encode flips <= 6 at the right alignment
 FACE_HASH_CHANGED_SAME_PERSON = 26  # with the identity unchanged, only a grossly different face counts
-MIN_SEGMENT_SAMPLES = 2
+MIN_SEGMENT_SAMPLES = 6  # 1.5 s: a grimace in a degraded copy can fool both face signals for a second
 
 
 def default_registry_path() -> Path:
