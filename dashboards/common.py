@@ -176,7 +176,11 @@ def new_output_dir(kind: str, name: str | None = None) -> Path:
         raise ValueError(f"{name!r} is not a usable folder name: use letters, digits, '-' and '_' (at most 64)")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     d = workspace() / kind / (name or f"{stamp}-{secrets.token_hex(3)}")
-    d.mkdir(parents=True, exist_ok=True)
+    d.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        d.mkdir()  # never reuse a folder: a second build into it would mix two test sets in one manifest
+    except FileExistsError:
+        raise ValueError(f"{kind}/{d.name} already exists: pick another name") from None
     return d
 
 

@@ -66,9 +66,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
         except ValueError as exc:
             _err(args.detector, f"unusable detector: {exc}")
             return EXIT_USAGE
-    if args.registry and not Path(args.registry).is_file():
-        _err(args.registry, "no provenance registry here (create one with `fakescope registry add`)")
-        return EXIT_USAGE
+    if args.registry:
+        from fakescope.registry import registry_head
+
+        try:
+            registry_head(Path(args.registry))
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"fakescope: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     from fakescope.video import expand_video_inputs
 
     paths = expand_video_inputs(args.videos)

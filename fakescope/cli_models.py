@@ -65,6 +65,17 @@ def _launch_torchrun(args: argparse.Namespace) -> int:
     if args.batch_size % args.nproc:
         raise ValueError(f"--batch-size {args.batch_size} must be a multiple of --nproc {args.nproc}, so each "
                          "process holds the same share of every global batch")
+    # Usage errors are found here, once, with one line and exit 2 -- not once per rank under torchrun's report.
+    from detector.registry import detector_spec
+
+    detector_spec(args.arch)  # ValueError naming the choices
+    try:
+        json.loads(args.arch_kwargs)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--arch-kwargs is not JSON: {exc}") from None
+    for d in args.data:
+        if not Path(d).exists():
+            raise FileNotFoundError(f"{d}: no such test set (--data)")
     # One OpenMP thread per process unless told otherwise: the processes are the parallelism.
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     return subprocess.call(torchrun_command(args.argv, args.nproc), env=env)

@@ -21,18 +21,24 @@ def cmd_registry_add(args: argparse.Namespace) -> int:
     paths = expand_video_inputs(args.videos)
     if not paths:
         raise ValueError(f"{' '.join(args.videos)}: no video files found")
-    db, failed = _db(args), False
+    db, unusable, internal = _db(args), False, False
     for p in paths:  # one bad file never stops the others
         try:
             [(_, entry, added)] = register_videos([p], db, args.label, progress=not args.quiet and sys.stderr.isatty())
         except UnusableInputError as exc:
             print(f"fakescope: error: {exc.path}: {exc.reason}", file=sys.stderr)
-            failed = True
+            unusable = True
+            continue
+        except ValueError:  # e.g. --registry names a file that is not a registry: stops every add (exit 2)
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported for this file only
+            print(f"fakescope: error: {p}: internal error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+            internal = True
             continue
         state = "registered" if added else "already registered"
         print(f"{p}: {state} as entry {entry.seq} id {entry.entry_id} label {entry.label!r} "
               f"({len(entry.fingerprint)} samples, {entry.fingerprint.duration_s:.1f} s) in {db}")
-    return 2 if failed else 0
+    return 1 if internal else 2 if unusable else 0
 
 
 def cmd_registry_verify(args: argparse.Namespace) -> int:
@@ -44,8 +50,9 @@ def cmd_registry_verify(args: argparse.Namespace) -> int:
         print(f"{db}: intact, {result.entries} entries, head {result.head}")
         return 0
     for problem in result.problems:
-        print(f"fakescope: error: {db}: {problem}", file=sys.stderr)
-    print(f"{db}: TAMPERED: {len(result.problems)} problem(s) in {result.entries} entries")
+        print(f"{db}: {problem}")
+    print(f"fakescope: error: {db}: tampered: {len(result.problems)} problem(s) in {result.entries} entries "
+          f"(first: {result.problems[0]})", file=sys.stderr)
     return 2
 
 

@@ -151,6 +151,7 @@ class FingerprintBuilder:
         self.hz = hz
         self.thumb_every = thumb_every
         self.frame_indices: list[int] = []  # decoded frame index of each sample
+        self.track_ids: list[int | None] = []  # track of the face each sample's face hash describes
         self.with_embeddings = embeddings
         self.with_thumbnails = thumbnails
         self._whole: list[int] = []
@@ -191,6 +192,7 @@ class FingerprintBuilder:
             self._background.append(back)
             self._face.append(face_hash)
             self.frame_indices.append(frame_index)
+            self.track_ids.append(None if face is None else face.track_id)
         emb_k = next((k for k in covered if k % EMBED_EVERY == 0), None)
         if face is not None and self.with_embeddings and emb_k is not None:
             from fakescope.embedding import face_descriptor
@@ -223,4 +225,8 @@ def fingerprint_video(path: str, progress: bool = False) -> tuple[Fingerprint, A
             stats.add(ts)
             bar.update(1)
     info = stats.finalize(info)
+    if stats.frames < 2 or len(builder.frame_indices) == 0:
+        from fakescope.errors import UnusableInputError
+
+        raise UnusableInputError(str(path), "has fewer than two decodable frames: a still image, not a video")
     return builder.finish(info.duration_s), info

@@ -8,6 +8,8 @@ as ``insufficient`` and carries no weight in the verdict.
 
 from __future__ import annotations
 
+import sqlite3
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import numpy as np
 
 from fakescope.analyzers import CropCache
 from fakescope.fingerprint import FingerprintBuilder, decode_thumbnail
-from fakescope.registry import ProvenanceMatch, default_registry_path, find_original
+from fakescope.registry import ProvenanceMatch, default_registry_path, find_original, registry_head
 from fakescope.report import KeyFrame
 from fakescope.types import Evidence, FaceObservation, VideoInfo
 
@@ -68,16 +70,44 @@ class ProvenanceAnalyzer:
         self._tracks.update(f.track_id for f in faces)
         self._builder.update(timestamp, frame_bgr, faces, frame_index)
 
+    @property
+    def model_hashes(self) -> dict[str, str]:
+        """The registry's head hash: a rescan after new originals were registered is a different scan."""
+        try:
+            return {"provenance_registry": registry_head(self.registry)}
+        except (ValueError, OSError, sqlite3.Error):
+            return {}
+
     def finish(self) -> dict[int, Evidence]:
+        """Only the largest face is fingerprinted, so only its track gets a verdict from the registry.
+
+        Other tracks get ``insufficient``: an unchanged main face says nothing about a swapped face
+        beside it. A face that differs only briefly (under one segment) is not called either way.
+        """
         fp = self._builder.finish(self._duration)
         self._fingerprint = fp
-        self._match = find_original(self.registry, fp)
-        if self._match is None:
-            ev = Evidence(self.name, 0.5, "insufficient",
-                          {"match": None, "reason": "no registered original matches this video (neutral evidence)"})
+        try:
+            self._match = find_original(self.registry, fp)
+        except (ValueError, OSError, sqlite3.Error) as exc:
+            reason = f"registry unusable: {exc}"
+            return {tid: Evidence(self.name, 0.5, "insufficient", {"match": None, "reason": reason})
+                    for tid in sorted(self._tracks)}
+        m = self._match
+        if m is None:
+            neutral = Evidence(self.name, 0.5, "insufficient",
+                               {"match": None, "reason": "no registered original matches this video (neutral evidence)"})
+            return {tid: neutral for tid in sorted(self._tracks)}
+        counts = Counter(t for t in self._builder.track_ids if t is not None)
+        compared = counts.most_common(1)[0][0] if counts else None
+        details = {"match": m.as_json(), "compared_track": compared}
+        if m.changed_segments or not m.changed_samples_any:
+            ev = Evidence(self.name, provenance_score(m), "ok", details)
         else:
-            ev = Evidence(self.name, provenance_score(self._match), "ok", {"match": self._match.as_json()})
-        return {tid: ev for tid in sorted(self._tracks)}
+            ev = Evidence(self.name, 0.5, "insufficient",
+                          {**details, "reason": "the face differs from the original only briefly (under 1.5 s)"})
+        other = Evidence(self.name, 0.5, "insufficient",
+                         {**details, "reason": "matched original, but only the largest face is compared"})
+        return {tid: ev if tid == compared else other for tid in sorted(self._tracks)}
 
     def key_frames(self) -> list[KeyFrame]:
         """The suspect next to the registered original at the same moment (the middle of the first changed segment)."""
@@ -87,7 +117,11 @@ class ProvenanceAnalyzer:
         fp, orig = self._fingerprint, m.entry.fingerprint
         if not fp.thumbnails or not orig.thumbnails:
             return []
-        want = int(np.median(m.changed_samples)) if m.changed_samples else len(fp) // 2
+        if m.changed_segments:  # the middle of the first changed segment
+            a, b = m.changed_segments[0]
+            want = int((a + b) / 2 * fp.hz)
+        else:
+            want = len(fp) // 2
         # the original keeps fewer thumbnails: pick its one nearest the moment, then the suspect's at that moment
         j = min(orig.thumbnails, key=lambda k: abs(k - (want + m.shift)))
         i = min(fp.thumbnails, key=lambda k: abs(k - (j - m.shift)))
@@ -101,16 +135,20 @@ class ProvenanceAnalyzer:
 
 
 def resolve_registry(config: object) -> Path:
-    """The registry a scan uses: ``config.registry`` when given, else the per-user one if it exists."""
+    """The registry a scan uses: ``config.registry`` when given, else the per-user one if it exists.
+
+    Raises LookupError (the analyzer is then left out, with the reason in the record) when there is
+    none or the file is not a registry.
+    """
     explicit = getattr(config, "registry", None)
-    if explicit is not None:
-        path = Path(explicit)
-        if not path.is_file():
-            raise LookupError(f"registry {path} does not exist")
-        return path
-    path = default_registry_path()
+    path = Path(explicit) if explicit is not None else default_registry_path()
     if not path.is_file():
-        raise LookupError("no provenance registry configured (add originals with `fakescope registry add`)")
+        raise LookupError(f"registry {path} does not exist" if explicit is not None else
+                          "no provenance registry configured (add originals with `fakescope registry add`)")
+    try:
+        registry_head(path)
+    except (ValueError, sqlite3.Error) as exc:
+        raise LookupError(str(exc)) from exc
     return path
 
 

@@ -87,21 +87,36 @@ def _chunks(h: int) -> list[tuple[int, int]]:
 
 @contextmanager
 def _connect(db: Path, create: bool = False) -> Iterator[sqlite3.Connection]:
+    """Writers (``create``) open read-write and create the schema; readers open read-only, so a
+    published registry on a read-only mount works and a wrong database is refused, not altered."""
     if not create and not db.is_file():
         raise FileNotFoundError(f"{db}: no provenance registry here (create one with `fakescope registry add`)")
     if create:
         db.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(db), timeout=30.0)
+        conn = sqlite3.connect(str(db), timeout=30.0)
+    else:
+        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
     try:
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.executescript(_SCHEMA)
+            if create:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.executescript(_SCHEMA)
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
             raise ValueError(f"{db}: not a fakescope registry ({exc})") from exc
+        if not {"entries", "hash_index", "meta"} <= tables:
+            raise ValueError(f"{db}: not a fakescope registry (an SQLite database without the registry's tables)")
         yield conn
     finally:
         conn.close()
+
+
+def registry_head(db: Path) -> str:
+    """The newest chain hash (what a scan records as the registry's version); raises ValueError if not a registry."""
+    with _connect(db) as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
+    return row[0] if row else GENESIS
 
 
 @dataclass(frozen=True)
@@ -197,9 +212,11 @@ def verify_registry(db: Path) -> VerifyResult:
         for r in conn.execute("SELECT chunk, value, seq, sample FROM hash_index ORDER BY seq, sample, chunk"):
             index.setdefault(r[2], []).append(tuple(r))
     prev = GENESIS
-    for expected_seq, (seq, entry_id, file_sha, content, content_sha, prev_sha, entry_sha) in enumerate(rows, 1):
+    expected_seq = 1
+    for seq, entry_id, file_sha, content, content_sha, prev_sha, entry_sha in rows:
         if seq != expected_seq:
             problems.append(Problem(seq, entry_id, f"sequence gap: expected entry {expected_seq} (an entry was deleted)"))
+        expected_seq = seq + 1  # report each gap once, not again for every later entry
         actual = sha256_bytes(content.encode())
         if actual != content_sha:
             problems.append(Problem(seq, entry_id, "content does not match its stored SHA-256 (entry edited)"))
@@ -223,7 +240,7 @@ def verify_registry(db: Path) -> VerifyResult:
     stray = set(index) - {r[0] for r in rows}
     if stray:
         problems.append(Problem(None, None, f"lookup index holds rows of missing entries {sorted(stray)[:5]}"))
-    if rows and (meta.get("head") != prev or meta.get("count") != str(len(rows))):
+    if meta.get("head", GENESIS) != prev or meta.get("count", "0") != str(len(rows)):
         problems.append(Problem(None, None, f"head record says {meta.get('count')} entries ending in "
                                             f"{str(meta.get('head'))[:12]}, the chain has {len(rows)} ending in "
                                             f"{prev[:12]} (newest entries removed or head edited)"))
@@ -243,6 +260,8 @@ class ProvenanceMatch:
     changed_samples: tuple[int, ...]
     compared_samples: int
 
+    changed_samples_any: tuple[int, ...] = ()  # every changed sample, also those in runs too short for a segment
+
     @property
     def changed_fraction(self) -> float:
         return len(self.changed_samples) / max(1, self.compared_samples)
@@ -255,8 +274,10 @@ class ProvenanceMatch:
                 "original_file": self.entry.file_name, "compared_s": round(self.compared_samples / self.entry.fingerprint.hz, 2)}
 
 
-def _candidates(conn: sqlite3.Connection, fp: Fingerprint, limit: int = 5) -> list[tuple[int, list[int]]]:
-    """(seq, voted time shifts) of the best-voted entries; shifts with at least half the top vote.
+def _candidates(conn: sqlite3.Connection, fp: Fingerprint, limit: int = 5,
+                max_shifts: int = 8) -> list[tuple[int, list[int]]]:
+    """(seq, voted time shifts) of the best-voted entries; up to ``max_shifts`` shifts with at least
+    half the top vote, so aligning a long static shot costs a bounded number of comparisons.
 
     A static camera gives near-identical background hashes over time, so several shifts can win
     the vote; ``_align`` settles between them with the face hashes, which follow the motion.
@@ -275,7 +296,7 @@ def _candidates(conn: sqlite3.Connection, fp: Fingerprint, limit: int = 5) -> li
         if votes < MIN_VOTES:
             continue
         top.setdefault(seq, votes)
-        if votes * 2 >= top[seq]:
+        if votes * 2 >= top[seq] and len(shifts.get(seq, [])) < max_shifts:
             shifts.setdefault(seq, []).append(shift)
     return list(shifts.items())[:limit]
 
@@ -350,7 +371,8 @@ def compare(suspect: Fingerprint, original: RegistryEntry, shift: int) -> Proven
         entry=original, offset_s=shift / r.hz, shift=shift,
         background_similarity=float(max(0.0, 1.0 - dist / 32.0)),
         face_similarity=float(np.mean(sims)) if sims else None,
-        changed_segments=tuple(segments), changed_samples=tuple(kept), compared_samples=len(pairs))
+        changed_segments=tuple(segments), changed_samples=tuple(kept), compared_samples=len(pairs),
+        changed_samples_any=tuple(changed))
 
 
 def find_original(db: Path, suspect: Fingerprint) -> ProvenanceMatch | None:

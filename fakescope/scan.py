@@ -20,6 +20,14 @@ from fakescope.types import Evidence, Verdict
 from fakescope.video import DEFAULT_MAX_BYTES, FrameStats, iter_frames, probe
 
 DESIGN_ANALYZERS = ("detector", "blink", "edges", "pulse", "provenance")
+# The keys DESIGN.md lists per analyzer, filled in when an analyzer had nothing to say (e.g. no face).
+EMPTY_DETAILS: dict[str, dict[str, Any]] = {
+    "detector": {"per_frame": []},
+    "blink": {"blinks": 0, "rate_per_min": None, "events": [], "ear": []},
+    "edges": {"per_frame": []},
+    "pulse": {"bpm": None},
+    "provenance": {"match": None},
+}
 PROGRESS_EVERY = 10  # frames between progress_callback calls
 
 
@@ -137,7 +145,7 @@ def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: li
         if name in by_name:
             analyzers_json[name] = _analyzer_json(by_name[name])
         elif name not in skipped:
-            analyzers_json[name] = {"score": 0.5, "status": "insufficient",
+            analyzers_json[name] = {"score": 0.5, "status": "insufficient", **EMPTY_DETAILS[name],
                                     "reason": "no face was analysed" if not per_track else "no evidence for this track"}
     for name, ev in by_name.items():
         if name not in analyzers_json:

@@ -103,3 +103,15 @@ def test_global_batchnorm_is_plain_batchnorm_in_one_process() -> None:
     x = torch.randn(4, 3, 32, 32)
     assert torch.allclose(net.train()(x), ref.train()(x), atol=1e-6)
     assert torch.allclose(net.eval()(x), ref.eval()(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [["--arch", "nope"], ["--arch-kwargs", "{not json"], ["--data-missing"]])
+def test_distributed_usage_errors_exit_2_once_before_launching(bad: list[str], tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    data = str(tmp_path / "missing") if bad == ["--data-missing"] else str(tmp_path)
+    argv = ["detector", "train", "--data", data, "--arch", "meso4", "--out", str(tmp_path / "o"), "--distributed"]
+    if bad != ["--data-missing"]:
+        argv += bad
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fakescope: error:")

@@ -58,6 +58,9 @@ def test_no_face_video_is_inconclusive(no_face_video: Path, tmp_path: Path) -> N
     assert rec["verdict"] == "inconclusive"
     assert rec["faces"] == {"frames_with_face": 0, "tracks": 0}
     assert all(a["status"] == "insufficient" for a in rec["analyzers"].values())
+    an = rec["analyzers"]  # DESIGN.md's keys are there even with nothing to report
+    assert an["pulse"]["bpm"] is None and an["blink"]["rate_per_min"] is None and an["blink"]["events"] == []
+    assert an["detector"]["per_frame"] == [] and an["edges"]["per_frame"] == []
 
 
 def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

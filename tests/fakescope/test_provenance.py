@@ -86,3 +86,25 @@ def test_scan_with_a_missing_registry_is_a_usage_error(tmp_path: Path, capsys: p
     assert main(["scan", str(FIXTURES / "talking_head.mp4"), "--registry", str(tmp_path / "none.db"), "--no-log"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "none.db" in err[0]
+
+
+def test_only_the_compared_face_is_cleared_by_an_unchanged_match(registry: Path) -> None:
+    """A second, smaller face beside an unchanged main face gets no 'real' credit from the registry."""
+    from dataclasses import replace
+
+    from fakescope.analyzers import CropCache
+    from fakescope.faces import FacePipeline
+    from fakescope.provenance import make_analyzer
+    from fakescope.video import probe
+
+    clip = FIXTURES / "talking_head.mp4"
+    analyzer = make_analyzer(ScanConfig(registry=registry))
+    analyzer.start(probe(clip))
+    for index, ts, frame, faces in FacePipeline().run(clip):
+        small = [replace(f, track_id=99, landmarks=f.landmarks * 0.25) for f in faces]  # a small face top-left
+        analyzer.update(index, ts, frame, faces + small, CropCache())
+    evidence = analyzer.finish()
+    main_track = next(t for t in evidence if t != 99)
+    assert evidence[main_track].status == "ok" and evidence[main_track].score < 0.1
+    assert evidence[99].status == "insufficient" and evidence[99].details["match"] is not None
+    assert analyzer.model_hashes["provenance_registry"]  # the registry's head enters the scan's versions

@@ -89,7 +89,7 @@ def test_editing_one_byte_of_an_entry_is_detected_and_named(chain: Path, capsys:
     assert f"entry 2 ({entry_id})" in err and "edited" in err
 
 
-@pytest.mark.parametrize("tamper", ["delete_middle", "reorder", "delete_newest"])
+@pytest.mark.parametrize("tamper", ["delete_middle", "reorder", "delete_newest", "delete_all"])
 def test_deleting_or_reordering_entries_is_detected(chain: Path, tamper: str) -> None:
     conn = sqlite3.connect(chain)
     if tamper == "delete_middle":
@@ -98,8 +98,11 @@ def test_deleting_or_reordering_entries_is_detected(chain: Path, tamper: str) ->
         conn.execute("UPDATE entries SET seq = -1 WHERE seq = 2")
         conn.execute("UPDATE entries SET seq = 2 WHERE seq = 3")
         conn.execute("UPDATE entries SET seq = 3 WHERE seq = -1")
-    else:
+    elif tamper == "delete_newest":
         conn.execute("DELETE FROM entries WHERE seq = 3")
+    else:
+        conn.execute("DELETE FROM entries")
+        conn.execute("DELETE FROM hash_index")
     conn.commit()
     conn.close()
     assert not verify_registry(chain).ok
@@ -119,3 +122,21 @@ def test_cli_add_verify_list(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["registry", "list", "--registry", str(db)]) == 0
     assert "newsroom archive" in capsys.readouterr().out
     assert main(["registry", "verify", "--registry", str(tmp_path / "missing.db")]) == 2
+
+
+def test_a_database_that_is_not_a_registry_is_refused_and_left_alone(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    other = tmp_path / "cases.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE cases (id INTEGER)")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    assert main(["registry", "verify", "--registry", str(other)]) == 2
+    assert main(["scan", str(FIXTURES / "unrelated_face.mp4"), "--registry", str(other), "--no-log", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all("not a fakescope registry" in line and "cases.db" in line for line in err)
+    assert other.read_bytes() == before  # no tables were added to somebody else's database
+    text = tmp_path / "notes.db"
+    text.write_text("hello")
+    assert main(["registry", "verify", "--registry", str(text)]) == 2
