@@ -64,10 +64,15 @@ def _even_subsample(n: int, k: int) -> np.ndarray:
 
 
 def load_crops(
-    testset_dirs: list[Path], size: int, max_frames_per_video: int = 32, exclude_methods: tuple[str, ...] = ()
+    testset_dirs: list[Path], size: int, max_frames_per_video: int = 32, exclude_methods: tuple[str, ...] = (),
+    fusion_holdout: bool = False,
 ) -> CropData:
     """Read every row's crops; fakes made by ``exclude_methods`` are dropped from train and val
-    (kept in test) so a held-out-method experiment tests on a method the model never saw."""
+    (kept in test) so a held-out-method experiment tests on a method the model never saw.
+    ``fusion_holdout`` drops the validation identities reserved for fitting the fusion
+    (fakescope.splits), so the detector never selects itself on them."""
+    from fakescope.splits import holdout_of_rows
+
     if not testset_dirs:
         raise ValueError("no test-set directories given; pass at least one directory holding manifest.csv")
     parts: dict[str, dict[str, list]] = {
@@ -85,9 +90,12 @@ def load_crops(
         need = {"label", "split", "crops"} - set(rows[0] if rows else {})
         if need:
             raise ValueError(f"{mf} lacks column(s) {sorted(need)}; rebuild the test set with face crops")
+        held = holdout_of_rows(rows) if fusion_holdout else frozenset()
         for row in rows:
             split, label, method = row["split"], row["label"], row.get("method", "")
             if split not in SPLITS or label not in ("real", "fake") or not row["crops"]:
+                continue
+            if split == "val" and row.get("identity", "") in held:
                 continue
             if label == "fake" and split != "test" and method in exclude_methods:
                 continue

@@ -57,6 +57,7 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
     exclude_methods: tuple[str, ...] = ()  # fake methods left out of train/val (held-out test)
+    fusion_holdout: bool = False  # keep half the val identities away for the fusion fit (fakescope.splits)
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     eval_batch_size: int = 128
 
@@ -192,7 +193,7 @@ def train_detector(
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / "checkpoint"
     dirs = [Path(d) for d in testset_dirs]
-    data = load_crops(dirs, cfg.input_size, cfg.max_frames_per_video, cfg.exclude_methods)
+    data = load_crops(dirs, cfg.input_size, cfg.max_frames_per_video, cfg.exclude_methods, cfg.fusion_holdout)
     _check_data(data)
     run = _run_record(arch, cfg, data)
     run["world_size"] = dist.world_size  # informative only: a resume may use another number of processes

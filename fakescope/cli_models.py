@@ -91,6 +91,7 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, input_size=args.input_size, seed=args.seed,
                       resume=args.resume, progress=not args.quiet, bf16=args.bf16,
                       exclude_methods=tuple(args.exclude_method or ()), steps_per_epoch=args.steps_per_epoch,
+                      fusion_holdout=args.fusion_holdout,
                       arch_kwargs=json.loads(args.arch_kwargs))
     dist = init_from_env() if args.distributed else Dist()
     try:
@@ -164,6 +165,8 @@ def register(sub: argparse._SubParsersAction, parser_class: type[argparse.Argume
     dt.add_argument("--exclude-method", action="append", metavar="METHOD",
                     help="leave a fake method out of training (still tested on it)")
     dt.add_argument("--bf16", action="store_true")
+    dt.add_argument("--fusion-holdout", action="store_true",
+                    help="keep half the validation identities for `python -m fakescope.fusion_fit --holdout`")
     dt.add_argument("--resume", action="store_true")
     dt.add_argument("--seed", type=int, default=0)
     dt.add_argument("--quiet", action="store_true")

@@ -1,8 +1,10 @@
 """Fit the fusion model on the validation split of a test set.
 
-    python -m fakescope.fusion_fit --data TESTSET_DIR [--out detector/weights/default/fusion.json]
+    python -m fakescope.fusion_fit --data TESTSET_DIR [--holdout] [--detector MODEL_DIR]
+        [--out detector/weights/default/fusion.json]
 
-Each validation video is scanned once with every analyzer; the fused probability is a logistic
+``--holdout`` fits on the validation identities the detector never saw (a detector trained with
+``--fusion-holdout``; see fakescope.splits), which is how the shipped fusion is fitted. Each validation video is scanned once with every analyzer; the fused probability is a logistic
 regression over the analyzers' logits (no intercept per analyzer, see fakescope.fusion). The
 fit uses scikit-learn and is stored as plain JSON (never pickled).
 """
@@ -67,16 +69,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--split", default="val")
+    ap.add_argument("--holdout", action="store_true", help="only the fusion hold-out identities of the split")
+    ap.add_argument("--detector", default="default", help="detector name or model dir the scans use")
     ap.add_argument("--out", type=Path, default=fusion_path())
     args = ap.parse_args(argv)
-    rows = [r for r in read_manifest(args.data) if r["split"] == args.split]
+    from fakescope.splits import holdout_of_rows
+
+    all_rows = read_manifest(args.data)
+    rows = [r for r in all_rows if r["split"] == args.split]
+    if args.holdout:
+        held = holdout_of_rows(all_rows)
+        rows = [r for r in rows if r.get("identity", "") in held]
+    if not rows:
+        raise SystemExit(f"no {args.split} rows to fit on in {args.data}")
     evidence, y = [], []
     for r in tqdm(rows, desc="scanning", unit="video"):
-        rec = scan_video(args.data / r["path"], ScanConfig(progress=False)).record
+        rec = scan_video(args.data / r["path"], ScanConfig(detector=args.detector, progress=False)).record
         evidence.append(evidence_from_record(rec))
         y.append(1 if r["label"] == "fake" else 0)
     manifest = args.data / "manifest.csv"
-    meta = {"data": str(args.data.name), "split": args.split,
+    meta = {"data": str(args.data.name), "split": args.split + (" (fusion hold-out identities)" if args.holdout else ""),
+            "detector": args.detector,
             "manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest()}
     model = fit_fusion(evidence, y, meta=meta)
     write_json_atomic(args.out, model.as_json())

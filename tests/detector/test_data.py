@@ -55,3 +55,22 @@ def test_missing_manifest_or_crops_column(tmp_path):
     (tmp_path / "manifest.csv").write_text("path,label,split\nx.mp4,real,train\n")
     with pytest.raises(ValueError, match="crops"):
         load_crops([tmp_path], size=32)
+
+
+def test_fusion_holdout_keeps_half_the_val_identities_away(tiny_testset):
+    import csv
+
+    from fakescope.splits import holdout_of_rows
+
+    with open(tiny_testset / "manifest.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    held = holdout_of_rows(rows)
+    assert held  # the fixture has several val identities
+    full = load_crops([tiny_testset], size=32).splits["val"]
+    part = load_crops([tiny_testset], size=32, fusion_holdout=True).splits["val"]
+    kept = {k for k in part.video_keys}
+    held_keys = {f"{tiny_testset}::{r['path']}" for r in rows if r["split"] == "val" and r["identity"] in held}
+    assert 0 < len(part.video_labels) < len(full.video_labels)
+    assert not kept & held_keys
+    assert len(load_crops([tiny_testset], size=32, fusion_holdout=True).splits["train"]) == len(
+        load_crops([tiny_testset], size=32).splits["train"])  # train and test are untouched
