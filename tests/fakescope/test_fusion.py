@@ -45,3 +45,31 @@ def test_fit_learns_to_trust_the_informative_analyzer_and_never_a_negative_weigh
 def test_fit_needs_both_classes() -> None:
     with pytest.raises(ValueError, match="both"):
         fit_fusion([[Evidence("detector", 0.5, "ok")]] * 3, [1, 1, 1])
+
+
+def _two_analyzer_data(seed: int, edges_informative: bool) -> tuple[list, np.ndarray, list[str]]:
+    """Per-identity videos: the detector always informative; edges informative or pure noise."""
+    rng = np.random.default_rng(seed)
+    ev, y, groups = [], [], []
+    for person in range(6):
+        for _ in range(20):
+            label = int(rng.integers(0, 2))
+            det = float(np.clip(rng.normal(0.65 if label else 0.35, 0.15), 0.01, 0.99))
+            edg = (float(np.clip(rng.normal(0.65 if label else 0.35, 0.15), 0.01, 0.99)) if edges_informative
+                   else float(rng.uniform(0.05, 0.95)))
+            ev.append([Evidence("detector", det, "ok"), Evidence("edges", edg, "ok")])
+            y.append(label)
+            groups.append(f"p{person}")
+    return ev, np.asarray(y), groups
+
+
+def test_selection_drops_an_analyzer_that_adds_nothing_and_keeps_complementary_ones() -> None:
+    from fakescope.fusion_fit import select_fusion
+
+    ev, y, groups = _two_analyzer_data(1, edges_informative=False)
+    model, scores = select_fusion(ev, y, groups, ("detector", "edges"))
+    assert model.meta["selection"]["chosen"] == "detector" and model.coef[1] == 0.0 and model.coef[0] > 0
+    assert set(scores) == {"detector", "edges", "detector+edges"}
+    ev, y, groups = _two_analyzer_data(2, edges_informative=True)  # two independent signals beat either one
+    model, _ = select_fusion(ev, y, groups, ("detector", "edges"))
+    assert model.meta["selection"]["chosen"] == "detector+edges" and min(model.coef) > 0
