@@ -77,6 +77,14 @@ def load_fusion(path: str | None = None) -> FusionModel | None:
     return FusionModel.from_json(json.loads(p.read_text()))
 
 
+def weighed_analyzers(model: FusionModel | None = None) -> frozenset[str]:
+    """Analyzers whose ``ok`` evidence moves the fused probability (reports say which ones count)."""
+    fitted = model or load_fusion()
+    if fitted is None:
+        return frozenset({*DEFAULT_WEIGHTS, "provenance"})
+    return frozenset({a for a, c in zip(fitted.analyzers, fitted.coef, strict=True) if c > 0} | {"provenance"})
+
+
 def label_for(p: float) -> str:
     if p >= FAKE_THRESHOLD:
         return "fake"

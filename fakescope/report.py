@@ -86,10 +86,13 @@ def _video_section(rec: dict[str, Any], key_frames: Sequence[KeyFrame]) -> Any:
         H.paragraph(f"Labelled fake above {FAKE_THRESHOLD}, real below {REAL_THRESHOLD}, inconclusive in between or "
                     "when evidence is insufficient. " + (rec.get("reason") or ""), cls="note"),
     ]
+    weighed = set(rec.get("fusion", {}).get("weighed", an))  # older records: assume every analyzer counted
     rows = []
     for name, a in an.items():
+        counts = a.get("status") == "ok" and name in weighed
         rows.append({"analyzer": name, "score P(fake)": float(a.get("score", 0.5)), "status": a.get("status"),
-                     "reading": _status_text(name, a), "what it measures": EXPLAIN.get(name, "")})
+                     "in the verdict": "yes" if counts else "no", "reading": _status_text(name, a),
+                     "what it measures": EXPLAIN.get(name, "")})
     parts.append(H.table(rows))
     series = {n: an[n]["per_frame"] for n in ("detector", "edges") if n in an and an[n].get("per_frame")}
     figs = []

@@ -13,7 +13,7 @@ from fakescope import __version__
 from fakescope.analyzers import Analyzer, CropCache, build_analyzers
 from fakescope.errors import UnusableInputError
 from fakescope.faces import FaceTracker, PipelineConfig
-from fakescope.fusion import fuse
+from fakescope.fusion import fuse, weighed_analyzers
 from fakescope.hashing import sha256_file
 from fakescope.report import KeyFrame
 from fakescope.types import Evidence, Verdict
@@ -169,6 +169,7 @@ def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: li
             for tid, v in sorted(per_track.items())
         ],
         "reason": verdict.reason,
+        "fusion": {"weighed": sorted(weighed_analyzers())},
         "rotation": info.rotation,
         "variable_frame_rate": info.variable_frame_rate,
         "skipped_analyzers": skipped,

@@ -48,10 +48,13 @@ def reasons(record: dict[str, Any]) -> list[str]:
     from fakescope.report import EXPLAIN, _status_text
 
     rows = []
+    weighed = set(record.get("fusion", {}).get("weighed", record.get("analyzers", {})))
     for name, a in record.get("analyzers", {}).items():
         ok = a.get("status") == "ok"
-        strength = abs(float(a.get("score", 0.5)) - 0.5) if ok else -1.0
-        score = f"P(fake) {float(a.get('score', 0.5)):.2f}" if ok else "no weight in the verdict"
+        counts = ok and name in weighed
+        strength = abs(float(a.get("score", 0.5)) - 0.5) + (1.0 if counts else 0.0) if ok else -1.0
+        score = (f"P(fake) {float(a.get('score', 0.5)):.2f}" + ("" if counts else ", not weighed by the fused verdict")
+                 if ok else "no weight in the verdict")
         rows.append((strength, f"**{name}** ({score}): {_status_text(name, a)}. {EXPLAIN.get(name, '')}"))
     rows.sort(key=lambda r: -r[0])
     return [text for _, text in rows] + [f"**{n}**: not used, {why}"

@@ -73,3 +73,14 @@ def test_selection_drops_an_analyzer_that_adds_nothing_and_keeps_complementary_o
     ev, y, groups = _two_analyzer_data(2, edges_informative=True)  # two independent signals beat either one
     model, _ = select_fusion(ev, y, groups, ("detector", "edges"))
     assert model.meta["selection"]["chosen"] == "detector+edges" and min(model.coef) > 0
+
+
+def test_reports_can_tell_which_analyzers_the_verdict_weighs() -> None:
+    from fakescope.fusion import weighed_analyzers
+
+    model = FusionModel(("detector", "edges", "blink"), (0.0, 1.0, 0.5), 0.0, {})
+    assert weighed_analyzers(model) == {"edges", "blink", "provenance"}
+    # a zero-weight analyzer's confidence does not move the verdict
+    a = fuse([Evidence("detector", 0.99, "ok"), Evidence("edges", 0.3, "ok")], model).fake_probability
+    b = fuse([Evidence("detector", 0.01, "ok"), Evidence("edges", 0.3, "ok")], model).fake_probability
+    assert a == pytest.approx(b)

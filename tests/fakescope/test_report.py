@@ -28,3 +28,4 @@ def test_html_report_is_self_contained_and_holds_the_evidence(talking_head: Path
     assert "Grad-CAM" in html and "sha256" in html and "random" in html
     assert 'src="http' not in html and "<script" not in html
     assert html.count("data:image/png;base64,") >= 4
+    assert "in the verdict" in html  # the analyzer table says which evidence the fused verdict weighs
