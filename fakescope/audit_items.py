@@ -136,7 +136,7 @@ def _byte_at(path: Path, offset: int) -> bytes:
         return fh.read(1)
 
 
-def _read_csv(csv_path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+def read_csv(csv_path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     text = csv_path.read_text(encoding="utf-8-sig")
     first = text.splitlines()[0] if text else ""
     delimiter = max(",\t;", key=first.count) if first else ","
@@ -172,7 +172,7 @@ def load_items(sources: Sequence[str | Path]) -> tuple[list[Item], list[AuditRow
             errors.append(AuditRowError(str(src_path), 0, "", reason))
             continue
         try:
-            header, rows = _read_csv(csv_path)
+            header, rows = read_csv(csv_path)
         except (UnicodeDecodeError, csv.Error) as exc:
             errors.append(AuditRowError(str(csv_path), 0, "", f"cannot read as UTF-8 CSV: {exc}"))
             continue

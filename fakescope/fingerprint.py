@@ -64,9 +64,8 @@ def _face_boxes(faces: list[FaceObservation], shape: tuple[int, int]) -> list[tu
     return boxes
 
 
-def background_gray(frame_bgr: np.ndarray, faces: list[FaceObservation]) -> np.ndarray:
+def background_gray(gray: np.ndarray, faces: list[FaceObservation]) -> np.ndarray:
     """The grey frame with every face box filled by the frame's median grey."""
-    gray = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
     if faces:
         gray = gray.copy()
         fill = int(np.median(gray[:: 8, :: 8]))
@@ -179,7 +178,7 @@ class FingerprintBuilder:
         if faces:
             self._held, self._held_ts = list(faces), timestamp
         masked = faces or (self._held if timestamp - self._held_ts <= FACE_HOLD_S else [])
-        whole, back = phash(gray), phash(background_gray(frame_bgr, masked))
+        whole, back = phash(gray), phash(background_gray(gray, masked))
         face = max(faces, key=lambda f: f.size) if faces else None
         face_hash: int | None = None
         if face is not None:

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from fakescope.analyzers import CropCache
-from fakescope.fingerprint import FingerprintBuilder, decode_thumbnail
+from fakescope.fingerprint import Fingerprint, FingerprintBuilder, decode_thumbnail
 from fakescope.registry import ProvenanceMatch, default_registry_path, find_original, registry_head
 from fakescope.report import KeyFrame
 from fakescope.types import Evidence, FaceObservation, VideoInfo
@@ -57,12 +57,14 @@ class ProvenanceAnalyzer:
         self._builder = FingerprintBuilder(thumbnails=True, thumb_every=2)
         self._tracks: set[int] = set()
         self._match: ProvenanceMatch | None = None
+        self._fingerprint: Fingerprint | None = None
         self._duration = 0.0
 
     def start(self, info: VideoInfo) -> None:
         self._builder = FingerprintBuilder(thumbnails=True, thumb_every=2)
         self._tracks = set()
         self._match = None
+        self._fingerprint = None
         self._duration = info.duration_s
 
     def update(self, frame_index: int, timestamp: float, frame_bgr: np.ndarray, faces: list[FaceObservation],
@@ -100,7 +102,7 @@ class ProvenanceAnalyzer:
         counts = Counter(t for t in self._builder.track_ids if t is not None)
         compared = counts.most_common(1)[0][0] if counts else None
         details = {"match": m.as_json(), "compared_track": compared}
-        if m.changed_segments or not m.changed_samples_any:
+        if m.changed_segments or not m.changed_samples:
             ev = Evidence(self.name, provenance_score(m), "ok", details)
         else:
             ev = Evidence(self.name, 0.5, "insufficient",
@@ -111,10 +113,10 @@ class ProvenanceAnalyzer:
 
     def key_frames(self) -> list[KeyFrame]:
         """The suspect next to the registered original at the same moment (the middle of the first changed segment)."""
-        m = self._match
-        if m is None:
+        m, fp = self._match, self._fingerprint
+        if m is None or fp is None:
             return []
-        fp, orig = self._fingerprint, m.entry.fingerprint
+        orig = m.entry.fingerprint
         if not fp.thumbnails or not orig.thumbnails:
             return []
         if m.changed_segments:  # the middle of the first changed segment

@@ -257,14 +257,15 @@ class ProvenanceMatch:
     background_similarity: float
     face_similarity: float | None
     changed_segments: tuple[tuple[float, float], ...]
-    changed_samples: tuple[int, ...]
+    changed_samples: tuple[int, ...]  # every changed sample, also those in runs too short for a segment
     compared_samples: int
-
-    changed_samples_any: tuple[int, ...] = ()  # every changed sample, also those in runs too short for a segment
 
     @property
     def changed_fraction(self) -> float:
-        return len(self.changed_samples) / max(1, self.compared_samples)
+        """Share of compared samples inside a changed segment (suspect and original share one sample rate)."""
+        hz = self.entry.fingerprint.hz
+        inside = sum(any(a <= i / hz < b for a, b in self.changed_segments) for i in self.changed_samples)
+        return inside / max(1, self.compared_samples)
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.entry.entry_id, "label": self.entry.label, "offset_s": round(self.offset_s, 3),
@@ -365,14 +366,12 @@ def compare(suspect: Fingerprint, original: RegistryEntry, shift: int) -> Proven
         sims.append(sim)
         if is_changed:
             changed.append(i)
-    segments = _segments(changed, suspect.hz)
-    kept = [i for i in changed if any(a <= i / suspect.hz < b for a, b in segments)]
     return ProvenanceMatch(
         entry=original, offset_s=shift / r.hz, shift=shift,
         background_similarity=float(max(0.0, 1.0 - dist / 32.0)),
         face_similarity=float(np.mean(sims)) if sims else None,
-        changed_segments=tuple(segments), changed_samples=tuple(kept), compared_samples=len(pairs),
-        changed_samples_any=tuple(changed))
+        changed_segments=tuple(_segments(changed, suspect.hz)), changed_samples=tuple(changed),
+        compared_samples=len(pairs))
 
 
 def find_original(db: Path, suspect: Fingerprint) -> ProvenanceMatch | None:

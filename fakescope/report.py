@@ -54,7 +54,14 @@ def _png(img_bgr: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def _status_text(name: str, a: dict[str, Any]) -> str:
+def counted_analyzers(rec: dict[str, Any]) -> set[str]:
+    """Analyzers of a verdict record whose evidence the fused verdict weighed (``ok`` and weighed by the fusion)."""
+    an = rec.get("analyzers", {})
+    weighed = set(rec.get("fusion", {}).get("weighed", an))  # older records: assume every analyzer counted
+    return {name for name, a in an.items() if a.get("status") == "ok" and name in weighed}
+
+
+def status_text(name: str, a: dict[str, Any]) -> str:
     if a.get("status") != "ok":
         return "not enough evidence: " + str(a.get("reason", "too little usable face time"))
     s = float(a["score"])
@@ -86,12 +93,11 @@ def _video_section(rec: dict[str, Any], key_frames: Sequence[KeyFrame]) -> Any:
         H.paragraph(f"Labelled fake above {FAKE_THRESHOLD}, real below {REAL_THRESHOLD}, inconclusive in between or "
                     "when evidence is insufficient. " + (rec.get("reason") or ""), cls="note"),
     ]
-    weighed = set(rec.get("fusion", {}).get("weighed", an))  # older records: assume every analyzer counted
+    counted = counted_analyzers(rec)
     rows = []
     for name, a in an.items():
-        counts = a.get("status") == "ok" and name in weighed
         rows.append({"analyzer": name, "score P(fake)": float(a.get("score", 0.5)), "status": a.get("status"),
-                     "in the verdict": "yes" if counts else "no", "reading": _status_text(name, a),
+                     "in the verdict": "yes" if name in counted else "no", "reading": status_text(name, a),
                      "what it measures": EXPLAIN.get(name, "")})
     parts.append(H.table(rows))
     series = {n: an[n]["per_frame"] for n in ("detector", "edges") if n in an and an[n].get("per_frame")}

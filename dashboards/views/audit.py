@@ -56,9 +56,9 @@ def absolutise_csv(path: Path, base: Path) -> None:
 
     Parsed with the audit's own reader so delimiters, BOMs and header spellings are handled alike.
     """
-    from fakescope.audit_items import _read_csv
+    from fakescope.audit_items import read_csv
 
-    header, rows = _read_csv(path)
+    header, rows = read_csv(path)
     if "path" not in header:
         return  # load_items reports the missing column with its own message
     out = io.StringIO()

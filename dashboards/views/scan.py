@@ -45,17 +45,17 @@ class ScanView:
 
 def reasons(record: dict[str, Any]) -> list[str]:
     """One plain-language line per analyzer, the ones that decided the verdict first."""
-    from fakescope.report import EXPLAIN, _status_text
+    from fakescope.report import EXPLAIN, counted_analyzers, status_text
 
     rows = []
-    weighed = set(record.get("fusion", {}).get("weighed", record.get("analyzers", {})))
+    counted = counted_analyzers(record)
     for name, a in record.get("analyzers", {}).items():
         ok = a.get("status") == "ok"
-        counts = ok and name in weighed
+        counts = name in counted
         strength = abs(float(a.get("score", 0.5)) - 0.5) + (1.0 if counts else 0.0) if ok else -1.0
         score = (f"P(fake) {float(a.get('score', 0.5)):.2f}" + ("" if counts else ", not weighed by the fused verdict")
                  if ok else "no weight in the verdict")
-        rows.append((strength, f"**{name}** ({score}): {_status_text(name, a)}. {EXPLAIN.get(name, '')}"))
+        rows.append((strength, f"**{name}** ({score}): {status_text(name, a)}. {EXPLAIN.get(name, '')}"))
     rows.sort(key=lambda r: -r[0])
     return [text for _, text in rows] + [f"**{n}**: not used, {why}"
                                          for n, why in record.get("skipped_analyzers", {}).items()]

@@ -42,6 +42,7 @@ def test_background_hash_ignores_the_face_region() -> None:
     swapped = frame.copy()
     swapped[40:90, 60:100] = rng.integers(0, 255, (50, 40, 3), dtype=np.uint8)  # a different "face"
     face = _face()
+    frame, swapped = (cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in (frame, swapped))
     assert np.array_equal(background_gray(frame, [face]), background_gray(swapped, [face]))
     assert not np.array_equal(background_gray(frame, []), background_gray(swapped, []))
 
