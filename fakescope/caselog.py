@@ -7,7 +7,6 @@ the database as it was before that scan: no half-written case, no corruption.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from fakescope.paths import user_data_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cases (
@@ -33,10 +34,7 @@ CREATE INDEX IF NOT EXISTS cases_sha256 ON cases(sha256);
 
 def default_db_path() -> Path:
     """Per-user location: $FAKESCOPE_CASES_DB, else $XDG_DATA_HOME/fakescope/cases.db."""
-    if env := os.environ.get("FAKESCOPE_CASES_DB"):
-        return Path(env)
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "fakescope" / "cases.db"
+    return user_data_file("FAKESCOPE_CASES_DB", "cases.db")
 
 
 @dataclass(frozen=True)

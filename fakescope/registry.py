@@ -18,7 +18,6 @@ shift at which it matched (a Hough vote), which aligns trimmed copies before any
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ import numpy as np
 
 from fakescope.fingerprint import Fingerprint, hamming
 from fakescope.hashing import sha256_bytes
+from fakescope.paths import user_data_file
 
 GENESIS = "0" * 64
 CHUNKS = 4
@@ -71,10 +71,7 @@ MIN_SEGMENT_SAMPLES = 6  # 1.5 s: a grimace in a degraded copy can fool both fac
 
 def default_registry_path() -> Path:
     """$FAKESCOPE_REGISTRY, else $XDG_DATA_HOME/fakescope/registry.db."""
-    if env := os.environ.get("FAKESCOPE_REGISTRY"):
-        return Path(env)
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "fakescope" / "registry.db"
+    return user_data_file("FAKESCOPE_REGISTRY", "registry.db")
 
 
 def canonical_json(obj: Any) -> str:
