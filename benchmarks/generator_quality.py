@@ -25,6 +25,7 @@ import torch
 
 from fakescope.video import iter_frames
 from generator.atomic import atomic_write_json
+from generator.checkpoint import load_checkpoint
 from generator.evaluate import evaluate_swap
 from generator.render import render_swap
 from generator.train import train_swap
@@ -68,6 +69,33 @@ def split_clip(src: Path, train_out: Path, held_out: Path, holdout: float) -> tu
     return cut, n - cut
 
 
+def evaluate_run(args: argparse.Namespace, clips: Path, run: Path, points: list[float], rows: list[dict],
+                 *, gan: bool, label: str, skip_eval: set[float] = frozenset(), gan_start: int | None = None) -> None:
+    """Train ``run`` up to each point in ``points`` (total minutes) and evaluate both directions there."""
+    results_path = args.out / "results.json"
+    done = {(r["minutes"], r["direction"], r.get("branch", "gan" if r["gan"] else "ae")) for r in rows}
+    for minutes in points:
+        if {(minutes, "A>B", label), (minutes, "B>A", label)} <= done:
+            continue
+        tr = train_swap({"A": clips / "a_train.mp4", "B": clips / "b_train.mp4"}, run, args.preset, minutes=minutes,
+                        resume=True, gan=gan, gan_start_step=gan_start)
+        if minutes in skip_eval:
+            continue
+        for src, tgt, held in (("A", "B", clips / "a_heldout.mp4"), ("B", "A", clips / "b_heldout.mp4")):
+            tag = f"{label}_{src}to{tgt}_{minutes:g}min"
+            rend = render_swap(run, held, tgt, args.out / f"{tag}.mp4", progress=False)
+            ev = evaluate_swap(run, held, rend.output, src, tgt, args.out / f"eval_{tag}", progress=False)
+            row = {"minutes": minutes, "direction": f"{src}>{tgt}", "branch": label, "steps": tr.step,
+                   "train_seconds": round(tr.train_seconds, 1), "it_per_s_session": round(tr.session_it_per_s, 3),
+                   "gan": gan, "gan_start_step": gan_start, "preset": args.preset,
+                   "render_fps": round(rend.frames_per_second, 1), **ev.as_json()}
+            rows.append(row)
+            atomic_write_json(results_path, rows)
+            print(f"[{label}, {minutes:g} min, {tr.step} steps] {src}->{tgt}: nearer target {ev.fraction_nearer_target:.0%} "
+                  f"(input baseline {ev.baseline_fraction_nearer_target:.0%}), expression error {ev.expression_error}, "
+                  f"recon SSIM {ev.recon_ssim:.3f}, strip {ev.strip}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--a", type=Path, default=DEFAULT_A, help="video of identity A")
@@ -76,6 +104,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=30.0, help="total training minutes")
     ap.add_argument("--eval-at", type=float, nargs="*", default=[], help="also evaluate after these total minutes")
     ap.add_argument("--no-gan", action="store_true")
+    ap.add_argument("--gan-branch-at", type=float, default=None, metavar="MIN",
+                    help="train without the GAN, and from a copy of the run at MIN minutes also with it")
     ap.add_argument("--holdout", type=float, default=0.2)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "fakescope_bench" / "generator_quality")
@@ -85,34 +115,35 @@ def main() -> None:
     n_a = split_clip(args.a, clips / "a_train.mp4", clips / "a_heldout.mp4", args.holdout)
     n_b = split_clip(args.b, clips / "b_train.mp4", clips / "b_heldout.mp4", args.holdout)
     print(f"A={args.a.name}: {n_a[0]} train / {n_a[1]} held-out frames; B={args.b.name}: {n_b[0]} / {n_b[1]}")
-    run = args.out / "run"
-    results_path = args.out / "results.json"
-    rows = json.loads(results_path.read_text()) if results_path.exists() else []
-    done = {(r["minutes"], r["direction"]) for r in rows}
-    for minutes in sorted({*args.eval_at, args.minutes}):
-        if {(minutes, "A>B"), (minutes, "B>A")} <= done:
-            continue
-        tr = train_swap({"A": clips / "a_train.mp4", "B": clips / "b_train.mp4"}, run, args.preset, minutes=minutes,
-                        resume=True, gan=not args.no_gan)
-        for src, tgt, held in (("A", "B", clips / "a_heldout.mp4"), ("B", "A", clips / "b_heldout.mp4")):
-            tag = f"{src}to{tgt}_{minutes:g}min"
-            rend = render_swap(run, held, tgt, args.out / f"{tag}.mp4", progress=False)
-            ev = evaluate_swap(run, held, rend.output, src, tgt, args.out / f"eval_{tag}", progress=False)
-            row = {"minutes": minutes, "direction": f"{src}>{tgt}", "steps": tr.step, "train_seconds": round(tr.train_seconds, 1),
-                   "it_per_s_session": round(tr.session_it_per_s, 3), "gan": not args.no_gan, "preset": args.preset,
-                   "render_fps": round(rend.frames_per_second, 1), **ev.as_json()}
-            rows.append(row)
-            atomic_write_json(results_path, rows)
-            print(f"[{minutes:g} min, {tr.step} steps] {src}->{tgt}: nearer target {ev.fraction_nearer_target:.0%} "
-                  f"(input baseline {ev.baseline_fraction_nearer_target:.0%}), expression error {ev.expression_error}, "
-                  f"recon SSIM {ev.recon_ssim:.3f}, strip {ev.strip}", flush=True)
-    print("\n| minutes | steps | direction | nearer target | baseline | expr. error | mouth err | eye err | recon SSIM | faces missing |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in sorted(rows, key=lambda r: (r["minutes"], r["direction"])):
+    rows = json.loads((args.out / "results.json").read_text()) if (args.out / "results.json").exists() else []
+    points = sorted({*args.eval_at, args.minutes})
+    branch = args.gan_branch_at
+    if branch is None:
+        evaluate_run(args, clips, args.out / "run", points, rows, gan=not args.no_gan, label="gan" if not args.no_gan else "ae")
+    else:
+        # One autoencoder-only run; at ``branch`` minutes a copy continues with the GAN on, so
+        # both branches share their first minutes and compare at equal training time.
+        before = sorted({*[m for m in points if m <= branch], branch})
+        evaluate_run(args, clips, args.out / "run", before, rows, gan=False, label="ae", skip_eval={branch} - set(points))
+        gan_run = args.out / "run_gan"
+        if not gan_run.exists():
+            ckpt = load_checkpoint(args.out / "run")
+            tmp = args.out / ".run_gan"
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(args.out / "run", tmp)
+            atomic_write_json(tmp / "branch.json", {"branch_minutes": branch, "gan_start_step": ckpt.step})
+            tmp.replace(gan_run)
+        start = json.loads((gan_run / "branch.json").read_text())["gan_start_step"]
+        after = [m for m in points if m > branch]
+        evaluate_run(args, clips, args.out / "run", after, rows, gan=False, label="ae")
+        evaluate_run(args, clips, gan_run, after, rows, gan=True, label="gan", gan_start=start)
+    print("\n| branch | minutes | steps | direction | nearer target | baseline | expr. error | mouth err | eye err | recon SSIM | faces missing |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in sorted(rows, key=lambda r: (r.get("branch", ""), r["minutes"], r["direction"])):
         def f(v: float | None, fmt: str = ".3f") -> str:
             return "n/a" if v is None else format(v, fmt)
 
-        print(f"| {r['minutes']:g} | {r['steps']} | {r['direction']} | {r['fraction_nearer_target']:.0%} | "
+        print(f"| {r.get('branch', 'gan' if r['gan'] else 'ae')} | {r['minutes']:g} | {r['steps']} | {r['direction']} | {r['fraction_nearer_target']:.0%} | "
               f"{r['baseline_fraction_nearer_target']:.0%} | {f(r['expression_error'])} | {f(r['mouth_open_error'])} | "
               f"{f(r['eye_open_error'])} | {r['recon_ssim']:.3f} | {r['swapped_faces_missing']} |")
 

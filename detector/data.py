@@ -31,6 +31,7 @@ class CropSplit:
     video_labels: np.ndarray  # (V,) int64
     video_methods: tuple[str, ...]  # (V,) how each video was made ('' or 'real' for reals)
     video_keys: tuple[str, ...]  # (V,) "manifest_dir::path" for reports
+    masks: np.ndarray | None = None  # (N, S, S) uint8 face hulls (255 inside) where the crops carry them
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -56,11 +57,20 @@ class CropData:
 
 def _empty_split(size: int) -> CropSplit:
     z = np.zeros(0, np.int64)
-    return CropSplit(np.zeros((0, size, size, 3), np.uint8), z, z, z, z, (), ())
+    return CropSplit(np.zeros((0, size, size, 3), np.uint8), z, z, z, z, (), (), np.zeros((0, size, size), np.uint8))
 
 
 def _even_subsample(n: int, k: int) -> np.ndarray:
     return np.arange(n) if n <= k else np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
+
+
+def _resize_masks(masks: np.ndarray, size: int) -> np.ndarray:
+    m = np.asarray(masks)
+    if m.dtype != np.uint8:
+        m = (np.clip(m, 0, 1) * 255).astype(np.uint8)
+    if m.shape[1:3] == (size, size):
+        return m
+    return np.stack([cv2.resize(x, (size, size), interpolation=cv2.INTER_LINEAR) for x in m])
 
 
 def load_crops(
@@ -76,7 +86,7 @@ def load_crops(
     if not testset_dirs:
         raise ValueError("no test-set directories given; pass at least one directory holding manifest.csv")
     parts: dict[str, dict[str, list]] = {
-        s: {"img": [], "lab": [], "vid": [], "frm": [], "vl": [], "vm": [], "vk": []} for s in SPLITS
+        s: {"img": [], "msk": [], "lab": [], "vid": [], "frm": [], "vl": [], "vm": [], "vk": []} for s in SPLITS
     }
     manifests = []
     crop_sizes: set[int] = set()
@@ -101,6 +111,7 @@ def load_crops(
                 continue
             with np.load(d / row["crops"], allow_pickle=False) as z:
                 images, frames = z["images"], z["frames"] if "frames" in z else np.arange(len(z["images"]))
+                masks = z["masks"] if "masks" in z else None
             keep = _even_subsample(len(images), max_frames_per_video)
             if keep.size == 0:
                 continue
@@ -112,6 +123,7 @@ def load_crops(
                 interp = cv2.INTER_AREA if imgs.shape[1] > size else cv2.INTER_LINEAR
                 imgs = np.stack([cv2.resize(im, (size, size), interpolation=interp) for im in imgs])
             p["img"].append(imgs)
+            p["msk"].append(None if masks is None else _resize_masks(masks[keep], size))
             p["lab"].append(np.full(keep.size, int(label == "fake"), np.int64))
             p["vid"].append(np.full(keep.size, v, np.int64))
             p["frm"].append(np.asarray(frames)[keep].astype(np.int64))
@@ -131,6 +143,7 @@ def load_crops(
             np.asarray(p["vl"], np.int64),
             tuple(p["vm"]),
             tuple(p["vk"]),
+            None if any(m is None for m in p["msk"]) else np.concatenate(p["msk"]),
         )
     combined = hashlib.sha256(
         "\n".join(h for _, h in sorted(manifests, key=lambda m: m[1])).encode()

@@ -33,6 +33,7 @@ from .distributed import Dist
 from .evaluate import auc_or_none, predict_split, split_metrics, video_scores
 from .io import preprocess_crops, save_model
 from .registry import DetectorSpec, create_detector, detector_spec
+from .sbi import materialize, plan_batch, real_weights
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class TrainConfig:
     progress: bool = True
     exclude_methods: tuple[str, ...] = ()  # fake methods left out of train/val (held-out test)
     fusion_holdout: bool = False  # keep half the val identities away for the fusion fit (fakescope.splits)
+    sbi_fraction: float = 0.0  # share of each batch that is real crops paired with fresh self-blends (detector.sbi)
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     eval_batch_size: int = 128
 
@@ -94,6 +96,7 @@ _RESUME_KEYS = (
     "manifest_hash",
     "max_frames_per_video",
     "exclude_methods",
+    "sbi_fraction",
 )
 
 
@@ -141,6 +144,7 @@ def _run_record(arch: str, cfg: TrainConfig, data: CropData) -> dict[str, Any]:
         "seed": cfg.seed,
         "max_frames_per_video": cfg.max_frames_per_video,
         "exclude_methods": cfg.exclude_methods,
+        "sbi_fraction": cfg.sbi_fraction,
         "manifest_hash": data.manifest_hash,
         "manifests": [{"dir": d, "sha256": h} for d, h in data.manifests],
         "counts": counts,
@@ -189,6 +193,8 @@ def train_detector(
     cfg = config or TrainConfig()
     dist = dist or Dist()
     dist.check_batch(cfg.batch_size)
+    if not 0.0 <= cfg.sbi_fraction <= 1.0:
+        raise ValueError(f"sbi_fraction must lie in [0, 1] (got {cfg.sbi_fraction}); 0 turns online self-blends off")
     spec = detector_spec(arch)
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / "checkpoint"
@@ -245,6 +251,7 @@ def train_detector(
     train, val = data.splits["train"], data.splits["val"]
     norm = (spec.mean, spec.std)
     weights = train.balanced_weights()
+    sbi_weights = real_weights(train) if cfg.sbi_fraction > 0 else None
     steps_per_epoch = cfg.steps_per_epoch or max(1, math.ceil(len(train) / cfg.batch_size))
     total_steps = steps_per_epoch * cfg.epochs
     last_ckpt = time.monotonic()
@@ -261,21 +268,17 @@ def train_detector(
         while prog.step_in_epoch < steps_per_epoch:
             # Every rank draws the whole global batch and one augmentation seed per sample, then
             # keeps its slice: W ranks x B/W samples are exactly the B samples of one process.
-            idx = rng.choice(len(train), size=cfg.batch_size, p=weights)
+            plan = plan_batch(rng, cfg.batch_size, weights, cfg.sbi_fraction, sbi_weights)
             seeds = None if cfg.augment is None else rng.integers(0, 2**63 - 1, size=cfg.batch_size)
             mine = dist.shard(cfg.batch_size)
-            imgs = (
-                train.images[idx[mine]]
-                if seeds is None
-                else augment_batch(train.images[idx[mine]], rng, cfg.augment, seeds=seeds[mine])
-            )
+            imgs, labels = materialize(train, plan, mine)
+            if seeds is not None:  # degradations come after the blend, as a platform's would
+                imgs = augment_batch(imgs, rng, cfg.augment, seeds=seeds[mine])
             for g in opt.param_groups:
                 g["lr"] = _lr_at(prog.global_step, total_steps, cfg)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
                 logits = net(preprocess_crops(imgs, cfg.input_size, *norm))
-            loss = F.binary_cross_entropy_with_logits(
-                logits.float(), torch.from_numpy(train.labels[idx[mine]]).float()
-            )
+            loss = F.binary_cross_entropy_with_logits(logits.float(), torch.from_numpy(labels).float())
             opt.zero_grad(set_to_none=True)
             loss.backward()  # under DDP: gradients averaged over ranks = gradient of the global mean loss
             opt.step()

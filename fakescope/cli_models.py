@@ -29,7 +29,7 @@ def cmd_swap_train(args: argparse.Namespace) -> int:
 
     result = train_swap(_identities(args.identity or []), Path(args.out), args.preset, minutes=args.minutes,
                         resume=args.resume, progress=not args.quiet, max_steps=args.steps, seed=args.seed,
-                        gan=not args.no_gan)
+                        gan=not args.no_gan, gan_start_step=args.gan_start)
     print(result)
     return 0
 
@@ -91,7 +91,7 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, input_size=args.input_size, seed=args.seed,
                       resume=args.resume, progress=not args.quiet, bf16=args.bf16,
                       exclude_methods=tuple(args.exclude_method or ()), steps_per_epoch=args.steps_per_epoch,
-                      fusion_holdout=args.fusion_holdout,
+                      fusion_holdout=args.fusion_holdout, sbi_fraction=args.sbi,
                       arch_kwargs=json.loads(args.arch_kwargs))
     dist = init_from_env() if args.distributed else Dist()
     try:
@@ -126,6 +126,9 @@ def register(sub: argparse._SubParsersAction, parser_class: type[argparse.Argume
     st.add_argument("--steps", type=int, default=None, help="stop after this many iterations")
     st.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     st.add_argument("--no-gan", action="store_true", help="train without the discriminator")
+    st.add_argument("--gan-start", type=int, default=None, metavar="STEP",
+                    help="step at which the discriminator joins (default: the preset's); with --resume this "
+                         "may switch the GAN on for a run trained without it")
     st.add_argument("--seed", type=int, default=0)
     st.add_argument("--quiet", action="store_true")
     st.set_defaults(func=cmd_swap_train)
@@ -167,6 +170,8 @@ def register(sub: argparse._SubParsersAction, parser_class: type[argparse.Argume
     dt.add_argument("--bf16", action="store_true")
     dt.add_argument("--fusion-holdout", action="store_true",
                     help="keep half the validation identities for `python -m fakescope.fusion_fit --holdout`")
+    dt.add_argument("--sbi", type=float, default=0.0, metavar="FRACTION",
+                    help="share of each batch made of real crops paired with fresh self-blends of them (e.g. 0.5)")
     dt.add_argument("--resume", action="store_true")
     dt.add_argument("--seed", type=int, default=0)
     dt.add_argument("--quiet", action="store_true")

@@ -72,7 +72,7 @@ def _affine_jitter(img: np.ndarray, rng: np.random.Generator, p: dict[str, Any],
     return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
 
 
-def _deform_mask(mask: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, p: dict[str, Any], face_w: float) -> np.ndarray:
+def _deform_mask(mask: np.ndarray, rng: np.random.Generator, p: dict[str, Any], face_w: float) -> np.ndarray:
     """Random smooth warp, then erosion or dilation, then a Gaussian feather of random width."""
     h, w = mask.shape
     # smooth displacement field: coarse random grid upsampled, amplitude a few % of face width
@@ -120,15 +120,42 @@ def self_blend(
     lm = np.asarray(landmarks, dtype=np.float64)
     if lm.shape != (68, 2) or not np.all(np.isfinite(lm)):
         raise ValueError(f"self_blend needs 68x2 finite landmarks, got shape {lm.shape}")
-    p: dict[str, Any] = {}
     face_w = float(max(np.ptp(lm[:, 0]), np.ptp(lm[:, 1]), 8.0))
-    centre = lm.mean(axis=0)
+    return _blend(img, hull_mask(lm, img.shape[:2]), face_w, lm.mean(axis=0), rng)
 
+
+def self_blend_hull(
+    image_bgr: np.ndarray, hull: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """:func:`self_blend` inside a given face hull mask instead of one drawn from landmarks.
+
+    Why: the detector makes fresh pseudo-fakes from stored aligned crops every batch, and those
+    carry the landmark hull (as a mask) but not the landmarks; the face's size and centre are
+    taken from the hull itself.
+    """
+    img = np.asarray(image_bgr)
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise ValueError(f"self_blend_hull needs a BGR uint8 image (H, W, 3), got {img.dtype} {img.shape}")
+    raw = np.asarray(hull)
+    h = raw.astype(np.float32) / 255.0 if raw.dtype == np.uint8 else raw.astype(np.float32)
+    if h.shape != img.shape[:2]:
+        raise ValueError(f"hull mask {h.shape} does not match the image {img.shape[:2]}")
+    ys, xs = np.nonzero(h > 0.5)
+    if len(xs) < 16:
+        raise ValueError("the hull mask is (nearly) empty; self-blending needs a face region")
+    face_w = float(max(np.ptp(xs), np.ptp(ys), 8.0))
+    return _blend(img, h, face_w, np.array([xs.mean(), ys.mean()]), rng)
+
+
+def _blend(
+    img: np.ndarray, hull: np.ndarray, face_w: float, centre: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    p: dict[str, Any] = {}
     source = _colour_jitter(img, rng, p)
     source = _frequency_jitter(source, rng, p, face_w)
     source = _affine_jitter(source, rng, p, centre, face_w)
 
-    mask = _deform_mask(hull_mask(lm, img.shape[:2]), lm, rng, p, face_w)
+    mask = _deform_mask(hull, rng, p, face_w)
     ratio = float(rng.choice(BLEND_RATIOS))
     p["blend_ratio"] = ratio
     mask = (mask * ratio).astype(np.float32)

@@ -167,7 +167,10 @@ def _encode(frames: Sequence[np.ndarray], fps: float, crf: int, tmp: Path) -> by
 def run_uses_gan(meta: dict[str, Any]) -> bool:
     """A run's swaps count as ``ae_gan_swap`` once its discriminator has been active."""
     options = meta.get("options", {})
-    start = int(meta.get("preset", {}).get("gan_start_step", 0))
+    start = options.get("gan_start_step")
+    if start is None:
+        start = meta.get("preset", {}).get("gan_start_step", 0)
+    start = int(start)
     return bool(options.get("gan")) and int(meta.get("step", 0)) > start
 
 

@@ -16,7 +16,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -141,8 +141,16 @@ def train_facesets(
         new = {k: v["key"] for k, v in data.items()}
         if old != new:
             raise ValueError(f"the faces of this run changed since checkpoint {ckpt.path.name} (different source files); start a new run directory")
-        if options != TrainOptions.from_json(ckpt.meta["options"]):
-            raise ValueError(f"training options differ from checkpoint {ckpt.path.name}; resume with the original options")
+        recorded = TrainOptions.from_json(ckpt.meta["options"])
+        if options != recorded:
+            # Switching the adversarial term on (or its start) is the one change allowed on
+            # resume: it is how an autoencoder-only run gets a GAN phase, as faceswap's users do.
+            gan_only = replace(options, gan=recorded.gan, gan_start_step=recorded.gan_start_step) == recorded
+            if not gan_only:
+                raise ValueError(f"training options differ from checkpoint {ckpt.path.name}; resume with the original options")
+            if progress:
+                print(f"resuming step {ckpt.step} with GAN {'on' if options.gan else 'off'}"
+                      f" (was {'on' if recorded.gan else 'off'})", flush=True)
         trainer.load(ckpt)
         train_seconds = float(ckpt.meta.get("train_seconds", 0.0))
         rows = _read_loss_log(log_path, ckpt.step)
@@ -255,6 +263,7 @@ def train_swap(
     seed: int = 0,
     gan: bool = True,
     gan_loss: GanKind = "lsgan",
+    gan_start_step: int | None = None,
     precision: str = "auto",
     frame_stride: int = 1,
     max_faces: int = 5000,
@@ -284,7 +293,7 @@ def train_swap(
                                        frame_stride=frame_stride, max_faces=max_faces, progress=progress)
         if progress:
             print(f"{name}: {len(facesets[name])} faces from {src}")
-    options = TrainOptions(seed=seed, gan=gan, gan_loss=gan_loss, precision=precision)
+    options = TrainOptions(seed=seed, gan=gan, gan_loss=gan_loss, gan_start_step=gan_start_step, precision=precision)
     return train_facesets(facesets, out_dir, p, options, minutes=minutes, max_steps=max_steps, resume=resume,
                           progress=progress, checkpoint_minutes=checkpoint_minutes, preview_minutes=preview_minutes,
                           threads=threads)

@@ -44,8 +44,9 @@ from generator.models import FaceSwapModel, Preset, autocast_dtype, images_to_te
 @dataclass(frozen=True)
 class TrainOptions:
     seed: int = 0
-    gan: bool = True  # adversarial term after ``preset.gan_start_step``
+    gan: bool = True  # adversarial term after ``gan_start_step`` (None: the preset's)
     gan_loss: GanKind = "lsgan"
+    gan_start_step: int | None = None
     precision: str = "auto"  # auto | bf16 | fp32
     mask_weight: float = 0.25
     eye_weight: float = 3.0
@@ -112,8 +113,13 @@ class SwapTrainer:
             weights=torch.from_numpy(w)[:, None],
         )
 
+    @property
+    def gan_start(self) -> int:
+        start = self.options.gan_start_step
+        return self.preset.gan_start_step if start is None else start
+
     def gan_active(self) -> bool:
-        return self.options.gan and self.step >= self.preset.gan_start_step
+        return self.options.gan and self.step >= self.gan_start
 
     def train_step(self) -> dict[str, float]:
         """One optimizer step over a batch of every identity; returns the loss terms."""
@@ -142,7 +148,7 @@ class SwapTrainer:
             if use_gan:
                 self.disc.requires_grad_(False)
                 adv = gan_g_loss(self.disc(torch.cat(fakes)), self.options.gan_loss)
-                total = total + self.preset.gan_weight * gan_ramp(self.step, self.preset.gan_start_step) * adv
+                total = total + self.preset.gan_weight * gan_ramp(self.step, self.gan_start) * adv
         self.opt_g.zero_grad(set_to_none=True)
         total.backward()
         self.opt_g.step()

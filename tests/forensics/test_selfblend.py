@@ -50,3 +50,33 @@ def test_rejects_bad_inputs(face):
         self_blend(img, lm[:10], np.random.default_rng(0))
     with pytest.raises(ValueError, match="uint8"):
         self_blend(img.astype(np.float32), lm, np.random.default_rng(0))
+
+
+def test_hull_variant_blends_inside_a_stored_mask_only(face):
+    """Stored aligned crops carry a hull mask, not landmarks: the blend must stay inside it
+    (up to the deformation and feather), and a uint8 mask means the same as its float version."""
+    from fakescope.faces import hull_mask
+    from forensics.selfblend import self_blend_hull
+
+    img, lm = face
+    hull = hull_mask(lm, img.shape[:2])
+    out, mask, _ = self_blend_hull(img, (hull * 255).astype(np.uint8), np.random.default_rng(3))
+    out_f, mask_f, _ = self_blend_hull(img, hull, np.random.default_rng(3))
+    assert np.array_equal(out, out_f) and np.allclose(mask, mask_f, atol=1e-2)
+    assert np.array_equal(out[mask == 0], img[mask == 0])
+    assert np.abs(out.astype(int) - img.astype(int)).sum() > 0
+    ys, xs = np.nonzero(hull > 0.5)
+    far = np.ones(hull.shape, bool)
+    pad = int(0.4 * max(np.ptp(xs), np.ptp(ys)))  # warp 4% + dilation 8% + feather 3 sigma (18%) of the face
+    far[max(ys.min() - pad, 0):ys.max() + pad, max(xs.min() - pad, 0):xs.max() + pad] = False
+    assert mask[far].max() == 0
+
+
+def test_hull_variant_rejects_an_empty_or_mismatched_mask(face):
+    from forensics.selfblend import self_blend_hull
+
+    img, _ = face
+    with pytest.raises(ValueError, match="empty"):
+        self_blend_hull(img, np.zeros(img.shape[:2], np.uint8), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="does not match"):
+        self_blend_hull(img, np.ones((10, 10), np.float32), np.random.default_rng(0))

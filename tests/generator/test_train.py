@@ -93,3 +93,28 @@ def test_trainer_rejects_faces_of_the_wrong_size(tiny_preset: Preset, two_facese
 
     with pytest.raises(ValueError, match="px"):
         SwapTrainer(replace(tiny_preset, size=32, dec_channels=(4, 4)), two_facesets)
+
+
+def test_resume_may_switch_the_gan_on_but_nothing_else(tmp_path: Path, tiny_preset: Preset, two_facesets: dict[str, FaceSet]) -> None:
+    """An autoencoder-only run gets a GAN phase by resuming with the GAN on from its current step
+    (the GAN on/off benchmark forks runs this way); any other option change is still refused."""
+    run = tmp_path / "run"
+    train_facesets(two_facesets, run, tiny_preset, TrainOptions(gan=False), max_steps=3, progress=False)
+    assert not any(k.startswith("opt_d.state.") for k in _final_state(run))  # no discriminator step yet
+    with pytest.raises(ValueError, match="options differ"):
+        train_facesets(two_facesets, run, tiny_preset, TrainOptions(gan=False, eye_weight=1.0), max_steps=4,
+                       resume=True, progress=False)
+    gan = TrainOptions(gan=True, gan_start_step=3)
+    r = train_facesets(two_facesets, run, tiny_preset, gan, max_steps=5, resume=True, progress=False)
+    assert r.step == 5 and r.losses["d"] > 0
+    assert any(k.startswith("opt_d.state.") for k in _final_state(run))
+    meta = json.loads((latest_checkpoint_dir(run) / "state.json").read_text())
+    assert meta["options"]["gan"] and meta["options"]["gan_start_step"] == 3
+
+
+def test_gan_start_option_overrides_the_preset(tiny_preset: Preset, two_facesets: dict[str, FaceSet]) -> None:
+    t = SwapTrainer(tiny_preset, two_facesets, TrainOptions(gan_start_step=50))
+    assert t.gan_start == 50 and not t.gan_active()
+    t.step = 50
+    assert t.gan_active()
+    assert SwapTrainer(tiny_preset, two_facesets).gan_start == tiny_preset.gan_start_step
