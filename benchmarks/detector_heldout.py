@@ -3,7 +3,9 @@
     python benchmarks/detector_heldout.py --data TESTSET_DIR --arch mobilenet_v3_small --out /tmp/heldout [--epochs 8]
 
 Also prints the all-methods model's per-method test AUC when ``--full MODEL_DIR`` names a model
-trained on everything, so both columns sit side by side.
+trained on everything, so both columns sit side by side. With ``--sbi F`` the models train with
+online self-blends (detector.sbi) -- except the one that holds out ``self_blend``: online
+self-blends *are* that method, so leaving it out means leaving them out too.
 """
 
 from __future__ import annotations
@@ -25,20 +27,25 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--full", type=Path, default=None, help="model dir trained on all methods")
     ap.add_argument("--arch-kwargs", default="{}", help="JSON, e.g. '{\"width_mult\": 0.5}'")
+    ap.add_argument("--sbi", type=float, default=0.0, help="online self-blend share of each batch")
+    ap.add_argument("--input-size", type=int, default=128)
+    ap.add_argument("--fusion-holdout", action="store_true", help="train as the shipped default was")
     args = ap.parse_args()
     methods = sorted({r["method"] for r in read_manifest(args.data) if r["label"] == "fake"})
     full = {}
     if args.full:
         full = json.loads((args.full / "config.json").read_text())["metrics"]["test"]["per_method_video_auc"]
-    print(f"{'held-out method':16s} {'AUC held out':>12s} {'AUC all-in':>10s} {'minutes':>8s}")
+    print(f"{'held-out method':16s} {'AUC held out':>12s} {'AUC all-in':>10s} {'minutes':>8s} {'sbi':>5s}")
     for m in methods:
         t0 = time.perf_counter()
+        sbi = 0.0 if m == "self_blend" else args.sbi
         cfg = TrainConfig(epochs=args.epochs, exclude_methods=(m,), progress=False, resume=True,
-                          arch_kwargs=json.loads(args.arch_kwargs))
+                          arch_kwargs=json.loads(args.arch_kwargs), sbi_fraction=sbi, input_size=args.input_size,
+                          fusion_holdout=args.fusion_holdout)
         res = train_detector([args.data], args.arch, args.out / f"without_{m}", cfg)
         auc = res.metrics["test"]["per_method_video_auc"].get(m)
         minutes = (time.perf_counter() - t0) / 60
-        print(f"{m:16s} {auc if auc is not None else float('nan'):12.3f} {full.get(m, float('nan')):10.3f} {minutes:8.1f}",
+        print(f"{m:16s} {auc if auc is not None else float('nan'):12.3f} {full.get(m, float('nan')):10.3f} {minutes:8.1f} {sbi:5.2f}",
               flush=True)
 
 

@@ -26,7 +26,7 @@ import torch
 from fakescope.video import iter_frames
 from generator.atomic import atomic_write_json
 from generator.checkpoint import load_checkpoint
-from generator.evaluate import evaluate_swap
+from generator.evaluate import evaluate_swap, video_sharpness_ratio
 from generator.render import render_swap
 from generator.train import train_swap
 
@@ -137,15 +137,23 @@ def main() -> None:
         after = [m for m in points if m > branch]
         evaluate_run(args, clips, args.out / "run", after, rows, gan=False, label="ae")
         evaluate_run(args, clips, gan_run, after, rows, gan=True, label="gan", gan_start=start)
-    print("\n| branch | minutes | steps | direction | nearer target | baseline | expr. error | mouth err | eye err | recon SSIM | faces missing |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:  # rows written before the sharpness figure existed: re-measure from the kept renders
+        if r.get("sharpness_ratio") is None:
+            src, tgt = r["direction"].split(">")
+            held = clips / ("a_heldout.mp4" if src == "A" else "b_heldout.mp4")
+            r["sharpness_ratio"] = video_sharpness_ratio(held, args.out / f"{r['branch']}_{src}to{tgt}_{r['minutes']:g}min.mp4")
+            atomic_write_json(args.out / "results.json", rows)
+    print("\n| branch | minutes | steps | direction | nearer target | baseline | dist. to target | dist. to source | expr. error | mouth err | eye err | recon SSIM | sharpness | faces missing |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (r.get("branch", ""), r["minutes"], r["direction"])):
         def f(v: float | None, fmt: str = ".3f") -> str:
             return "n/a" if v is None else format(v, fmt)
 
         print(f"| {r.get('branch', 'gan' if r['gan'] else 'ae')} | {r['minutes']:g} | {r['steps']} | {r['direction']} | {r['fraction_nearer_target']:.0%} | "
-              f"{r['baseline_fraction_nearer_target']:.0%} | {f(r['expression_error'])} | {f(r['mouth_open_error'])} | "
-              f"{f(r['eye_open_error'])} | {r['recon_ssim']:.3f} | {r['swapped_faces_missing']} |")
+              f"{r['baseline_fraction_nearer_target']:.0%} | {f(r['mean_distance_to_target'])} | "
+              f"{f(r['mean_distance_to_source'])} | {f(r['expression_error'])} | {f(r['mouth_open_error'])} | "
+              f"{f(r['eye_open_error'])} | {r['recon_ssim']:.3f} | {f(r.get('sharpness_ratio'), '.2f')} | "
+              f"{r['swapped_faces_missing']} |")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ def model_card(model_dir: Path, notes: str = "") -> str:
         f"{_fmt(cfg.get('threshold'))} (chosen on the validation split), frame threshold {_fmt(cfg.get('frame_threshold'))}",
         f"- aggregation: {cfg.get('aggregation')}",
         f"- training data: manifest sha256 `{data.get('manifest_sha256')}`, counts {json.dumps(data.get('counts'))}, "
-        f"excluded methods {data.get('exclude_methods') or 'none'}",
+        f"excluded methods {data.get('exclude_methods') or 'none'}, online self-blend share of each batch "
+        f"{data.get('sbi_fraction', 0.0)}",
         f"- code: {cfg.get('code')}",
         "",
         "## Metrics (identity-disjoint splits of our own test set)",

@@ -380,6 +380,7 @@ def _finish(
             "manifest_sha256": run["manifest_hash"],
             "manifests": run["manifests"],
             "exclude_methods": run["exclude_methods"],
+            "sbi_fraction": cfg.sbi_fraction,
             "counts": run["counts"],
         },
         "metrics": metrics,

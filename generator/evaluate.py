@@ -46,6 +46,9 @@ class EvalResult:
     swapped_faces_missing: int  # input frames with a face where none was found in the swap
     strip: Path
     metrics_json: Path
+    # swap / input Laplacian variance inside the face hull (1.0: as sharp as the input); the
+    # GAN's whole job is to raise this, which SSIM and identity distance barely register
+    sharpness_ratio: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -174,7 +177,7 @@ def evaluate_swap(
     info_in, info_sw = probe(input_video), probe(swapped_video)
     n_est = min(info_in.frames, info_sw.frames, max_frames or 10**9)
     strip_at = set(np.linspace(0, max(n_est - 1, 0), strip_frames).round().astype(int).tolist())
-    d_tgt, d_src, base_near, expr, mouth, eye = [], [], [], [], [], []
+    d_tgt, d_src, base_near, expr, mouth, eye, sharp = [], [], [], [], [], [], []
     crops, hulls, pairs = [], [], []
     missing = 0
     p = engine.preset
@@ -200,6 +203,7 @@ def evaluate_swap(
         if lm_sw is None:
             missing += 1
             continue
+        sharp.append(face_sharpness_ratio(frame_in, frame_sw, lm_in, p.size))
         e_sw = face_descriptor(frame_sw, lm_sw)
         d_tgt.append(float(np.linalg.norm(e_sw - c_tgt)))
         d_src.append(float(np.linalg.norm(e_sw - c_src)))
@@ -219,6 +223,7 @@ def evaluate_swap(
         mean_distance_to_target=_mean(d_tgt), mean_distance_to_source=_mean(d_src),
         expression_error=_mean(expr), mouth_open_error=_mean(mouth), eye_open_error=_mean(eye),
         recon_ssim=recon, swapped_faces_missing=missing, strip=strip_path, metrics_json=out_dir / "metrics.json",
+        sharpness_ratio=_mean(sharp),
     )
     atomic_write_json(result.metrics_json, {
         **result.as_json(), "run_dir": str(run_dir), "step": engine.step, "input": str(input_video),
@@ -226,6 +231,32 @@ def evaluate_swap(
         "train_seconds": meta.get("train_seconds"), "preset": p.name,
     })
     return result
+
+
+def face_sharpness_ratio(frame_in: np.ndarray, frame_sw: np.ndarray, lm_in: np.ndarray, size: int = 128) -> float:
+    """Laplacian variance of the swapped face over the input's, both aligned on the input's
+    landmarks (the swap is pasted where the input face was) and measured inside its hull."""
+    a, b = align_face(frame_in, lm_in, size), align_face(frame_sw, lm_in, size)
+    inside = a.mask > 0.5
+
+    def var(img: np.ndarray) -> float:
+        lap = cv2.Laplacian(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.CV_64F)
+        return float(lap[inside].var()) if inside.any() else 0.0
+
+    base = var(a.image)
+    return var(b.image) / base if base > 0 else 1.0
+
+
+def video_sharpness_ratio(input_video: Path, swapped_video: Path, size: int = 128) -> float | None:
+    """Mean :func:`face_sharpness_ratio` over a rendered pair (re-measures renders made before the figure existed)."""
+    info_in, info_sw = probe(input_video), probe(swapped_video)
+    ratios = []
+    for (_i, _t, frame_in, faces_in), (_i2, _t2, frame_sw, _f) in zip(
+            FacePipeline().run(input_video, info_in), FacePipeline().run(swapped_video, info_sw), strict=False):
+        lm_in = _largest(faces_in)
+        if lm_in is not None:
+            ratios.append(face_sharpness_ratio(frame_in, frame_sw, lm_in, size))
+    return _mean(ratios)
 
 
 def _mean(values: list[float]) -> float | None:

@@ -65,6 +65,7 @@ def test_evaluating_a_video_against_itself(
     assert r.expression_error == 0.0 and r.mouth_open_error == 0.0 and r.eye_open_error == 0.0
     assert r.fraction_nearer_target == r.baseline_fraction_nearer_target
     assert 0.0 <= r.recon_ssim <= 1.0
+    assert r.sharpness_ratio == pytest.approx(1.0)  # the same frames are exactly as sharp
     strip = cv2.imread(str(r.strip))
     assert strip is not None and strip.shape[0] == 512 and strip.shape[1] > 256
     saved = json.loads(r.metrics_json.read_text())
@@ -76,3 +77,13 @@ def test_unknown_identity(tmp_path: Path, tiny_preset: Preset, two_facesets: dic
     train_facesets(two_facesets, run, tiny_preset, max_steps=1, progress=False)
     with pytest.raises(ValueError, match="knows"):
         evaluate_swap(run, CLIP, CLIP, "alice", "carol", tmp_path / "eval", progress=False)
+
+
+def test_a_blurred_swap_measures_less_sharp_than_its_input() -> None:
+    from generator.evaluate import face_sharpness_ratio
+
+    _, _, frame, faces = next(FacePipeline().run(CLIP))
+    lm = faces[0].landmarks
+    mild, strong = (face_sharpness_ratio(frame, cv2.GaussianBlur(frame, (0, 0), s), lm) for s in (0.8, 2.5))
+    assert face_sharpness_ratio(frame, frame, lm) == pytest.approx(1.0)
+    assert 0.0 < strong < mild < 1.0
