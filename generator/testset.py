@@ -33,7 +33,7 @@ from fakescope.atomicio import write_text_atomic as atomic_write_text
 from fakescope.errors import UnusableInputError
 from fakescope.faces import FaceTracker, align_face
 from fakescope.hashing import sha256_bytes, sha256_file
-from fakescope.video import expand_video_inputs, iter_frames, probe
+from fakescope.video import IMAGE_SUFFIXES, expand_video_inputs, iter_frames, probe
 from generator.perturb import apply_frame, sample_perturbation
 from generator.warpfake import sample_warp_params, warp_fake_frame
 
@@ -200,6 +200,37 @@ class MethodBank:
                     break
         return self._engines[method]
 
+    @staticmethod
+    def decoder_identities(eng: Any) -> dict[str, str]:
+        """Generator identity name -> test-set identity of the video it was trained on (where it was one)."""
+        out = {}
+        for name in eng.identities:
+            srcs = eng.meta.get("data", {}).get(name, {}).get("sources", [])
+            videos = [Path(x) for x in srcs if Path(x).suffix.lower() not in IMAGE_SUFFIXES]
+            if videos:
+                out[name] = identity_of(videos[0])
+        return out
+
+    def check_identity_leaks(self, splits: dict[str, str]) -> None:
+        """Refuse swap engines whose decoders learnt a val/test identity's face.
+
+        Why: a swap *to* identity X shows X's face. If X's real videos sit in the test split, the
+        detector is trained to call X's face fake and then meets X's real videos in the test,
+        which breaks the identity-disjointness the test split promises (it did: the reals of a
+        test identity the generator knew scored 1.0).
+        """
+        for method in ("ae_swap", "ae_gan_swap"):
+            eng = self._engine(method) if method in self.cfg.methods else None
+            if eng is None:
+                continue
+            leaks = {g: t for g, t in self.decoder_identities(eng).items() if splits.get(t, "train") != "train"}
+            if leaks:
+                train = sorted(k for k, v in splits.items() if v == "train")
+                raise ValueError(
+                    f"generator run {eng.run_dir} has decoders for {', '.join(f'{g} ({t}, {splits[t]} split)' for g, t in leaks.items())}; "
+                    f"swaps to them would teach the detector those faces as fake. Train the generator on train-split "
+                    f"identities only: {', '.join(train)}")
+
     def item_params(self, method: str, segment: Segment, rng: np.random.Generator) -> dict[str, Any]:
         if method == "self_blend":
             return {"frame_seed": int(rng.integers(2**31))}
@@ -207,7 +238,8 @@ class MethodBank:
             return sample_warp_params(rng)
         if method in ("ae_swap", "ae_gan_swap"):
             eng = self._engine(method)
-            targets = [t for t in eng.identities if t != segment.identity] or list(eng.identities)
+            own = self.decoder_identities(eng)
+            targets = [t for t in eng.identities if own.get(t) != segment.identity] or list(eng.identities)
             return {"run": Path(eng.run_dir).name, "run_step": int(eng.step), "to": targets[int(rng.integers(len(targets)))],
                     "colour": str(rng.choice(["reinhard", "histogram"])), "blend": str(rng.choice(["feather", "seamless"])),
                     "erode": float(rng.choice([0.02, 0.04, 0.07])), "feather": float(rng.choice([0.03, 0.05, 0.08]))}
@@ -246,6 +278,7 @@ def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig 
     splits = assign_splits([identity_of(v) for v in usable], cfg.seed, cfg.split_fractions)
     bank = MethodBank(cfg)
     methods = ["real", *bank.available()]
+    bank.check_identity_leaks(splits)
     sources = {str(v): sha256_file(v) for v in videos}
     atomic_write_json(out_dir / "build.json", {"config": _jsonable(asdict(cfg)), "methods": methods,
                                                "sources": sources, "splits": splits, "fakescope": __version__})

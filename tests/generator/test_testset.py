@@ -106,3 +106,36 @@ def test_perturbations_are_recorded_and_applied(frame_and_landmarks: tuple[np.nd
     assert cv2.Laplacian(blurred, cv2.CV_64F).var() < cv2.Laplacian(frame, cv2.CV_64F).var()
     kinds = {k for _ in range(200) for k in sample_perturbation(rng).as_params()}
     assert kinds == {"jpeg_quality", "crf", "resize", "blur_sigma", "noise_sigma", "gamma"}
+
+
+def _bank_with_engine(identity_sources: dict[str, list[str]]):
+    from types import SimpleNamespace
+
+    from generator.testset import MethodBank, TestsetConfig
+
+    eng = SimpleNamespace(identities=list(identity_sources), run_dir=Path("runs/gen"),
+                          meta={"data": {k: {"sources": v} for k, v in identity_sources.items()}})
+    bank = MethodBank(TestsetConfig(methods=("ae_swap",)))
+    bank._engines["ae_swap"] = eng
+    return bank, eng
+
+
+def test_a_generator_that_learnt_a_test_identity_is_refused() -> None:
+    """Swaps *to* a test identity would teach the detector that face as fake (its real test videos
+    then score as fakes): the builder names the offending decoder and the train identities to use."""
+    bank, _ = _bank_with_engine({"a": ["videos/clips/alice.mp4"], "b": ["videos/clips/bob.mp4"],
+                                 "c": ["photos/carol/1.jpg"]})
+    splits = {"clips_alice": "train", "clips_bob": "test", "clips_dave": "train"}
+    with pytest.raises(ValueError, match=r"b \(clips_bob, test split\).*clips_alice, clips_dave"):
+        bank.check_identity_leaks(splits)
+    bank.check_identity_leaks({"clips_alice": "train", "clips_bob": "train"})  # photo-only identity c is no leak
+
+
+def test_a_swap_never_targets_the_videos_own_identity() -> None:
+    from generator.testset import Segment
+
+    bank, eng = _bank_with_engine({"a": ["videos/clips/alice.mp4"], "b": ["videos/clips/bob.mp4"]})
+    eng.step = 10
+    seg = Segment(Path("videos/clips/alice.mp4"), "clips_alice", 0, 0, [], [])
+    targets = {bank.item_params("ae_swap", seg, np.random.default_rng(i))["to"] for i in range(20)}
+    assert targets == {"b"}
