@@ -6,6 +6,10 @@ shipped Meso-4 scored 0.65 AUC on held-out self-blends). Blending anew at every 
 Yamasaki's recipe, see forensics.selfblend) turns each real crop into an unlimited supply of
 boundary artifacts; pairing the fake with its own real source means the only difference the
 model can use is the blend itself, not the identity or the scene.
+
+Measured on our test set (Meso-4, 0.5 of each batch): validation AUC saturates at 1.0, but the
+identity-disjoint test AUC did not rise (0.853 vs 0.876 without): off by default until more real
+identities are available to blend.
 """
 
 from __future__ import annotations
