@@ -26,7 +26,7 @@ import torch
 from fakescope.video import iter_frames
 from generator.atomic import atomic_write_json
 from generator.checkpoint import load_checkpoint
-from generator.evaluate import evaluate_swap, video_sharpness_ratio
+from generator.evaluate import evaluate_swap
 from generator.render import render_swap
 from generator.train import train_swap
 
@@ -69,11 +69,17 @@ def split_clip(src: Path, train_out: Path, held_out: Path, holdout: float) -> tu
     return cut, n - cut
 
 
+def branch_of(row: dict) -> str:
+    """The row's branch, ae or gan; rows from before --gan-branch-at carry none and go by their GAN flag."""
+    return row.get("branch", "gan" if row["gan"] else "ae")
+
+
 def evaluate_run(args: argparse.Namespace, clips: Path, run: Path, points: list[float], rows: list[dict],
-                 *, gan: bool, label: str, skip_eval: set[float] = frozenset(), gan_start: int | None = None) -> None:
+                 *, gan: bool, label: str, skip_eval: frozenset[float] = frozenset(),
+                 gan_start: int | None = None) -> None:
     """Train ``run`` up to each point in ``points`` (total minutes) and evaluate both directions there."""
     results_path = args.out / "results.json"
-    done = {(r["minutes"], r["direction"], r.get("branch", "gan" if r["gan"] else "ae")) for r in rows}
+    done = {(r["minutes"], r["direction"], branch_of(r)) for r in rows}
     for minutes in points:
         if {(minutes, "A>B", label), (minutes, "B>A", label)} <= done:
             continue
@@ -115,7 +121,8 @@ def main() -> None:
     n_a = split_clip(args.a, clips / "a_train.mp4", clips / "a_heldout.mp4", args.holdout)
     n_b = split_clip(args.b, clips / "b_train.mp4", clips / "b_heldout.mp4", args.holdout)
     print(f"A={args.a.name}: {n_a[0]} train / {n_a[1]} held-out frames; B={args.b.name}: {n_b[0]} / {n_b[1]}")
-    rows = json.loads((args.out / "results.json").read_text()) if (args.out / "results.json").exists() else []
+    results_path = args.out / "results.json"
+    rows = json.loads(results_path.read_text()) if results_path.exists() else []
     points = sorted({*args.eval_at, args.minutes})
     branch = args.gan_branch_at
     if branch is None:
@@ -124,7 +131,7 @@ def main() -> None:
         # One autoencoder-only run; at ``branch`` minutes a copy continues with the GAN on, so
         # both branches share their first minutes and compare at equal training time.
         before = sorted({*[m for m in points if m <= branch], branch})
-        evaluate_run(args, clips, args.out / "run", before, rows, gan=False, label="ae", skip_eval={branch} - set(points))
+        evaluate_run(args, clips, args.out / "run", before, rows, gan=False, label="ae", skip_eval=frozenset({branch} - set(points)))
         gan_run = args.out / "run_gan"
         if not gan_run.exists():
             ckpt = load_checkpoint(args.out / "run")
@@ -137,19 +144,13 @@ def main() -> None:
         after = [m for m in points if m > branch]
         evaluate_run(args, clips, args.out / "run", after, rows, gan=False, label="ae")
         evaluate_run(args, clips, gan_run, after, rows, gan=True, label="gan", gan_start=start)
-    for r in rows:  # rows written before the sharpness figure existed: re-measure from the kept renders
-        if r.get("sharpness_ratio") is None:
-            src, tgt = r["direction"].split(">")
-            held = clips / ("a_heldout.mp4" if src == "A" else "b_heldout.mp4")
-            r["sharpness_ratio"] = video_sharpness_ratio(held, args.out / f"{r['branch']}_{src}to{tgt}_{r['minutes']:g}min.mp4")
-            atomic_write_json(args.out / "results.json", rows)
     print("\n| branch | minutes | steps | direction | nearer target | baseline | dist. to target | dist. to source | expr. error | mouth err | eye err | recon SSIM | sharpness | faces missing |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in sorted(rows, key=lambda r: (r.get("branch", ""), r["minutes"], r["direction"])):
+    for r in sorted(rows, key=lambda r: (branch_of(r), r["minutes"], r["direction"])):
         def f(v: float | None, fmt: str = ".3f") -> str:
             return "n/a" if v is None else format(v, fmt)
 
-        print(f"| {r.get('branch', 'gan' if r['gan'] else 'ae')} | {r['minutes']:g} | {r['steps']} | {r['direction']} | {r['fraction_nearer_target']:.0%} | "
+        print(f"| {branch_of(r)} | {r['minutes']:g} | {r['steps']} | {r['direction']} | {r['fraction_nearer_target']:.0%} | "
               f"{r['baseline_fraction_nearer_target']:.0%} | {f(r['mean_distance_to_target'])} | "
               f"{f(r['mean_distance_to_source'])} | {f(r['expression_error'])} | {f(r['mouth_open_error'])} | "
               f"{f(r['eye_open_error'])} | {r['recon_ssim']:.3f} | {f(r.get('sharpness_ratio'), '.2f')} | "

@@ -71,10 +71,10 @@ def plan_batch(
 def materialize(split: CropSplit, plan: BatchPlan, sel: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Images and labels of the ``sel`` part of ``plan`` (a rank's slice under DDP)."""
     index, blend, seeds = plan.index[sel], plan.blend[sel], plan.seeds[sel]
-    images = split.images[index].copy()
-    labels = split.labels[index].copy()
+    images, labels = split.images[index], split.labels[index]  # fancy indexing: fresh arrays
+    if blend.any() and split.masks is None:
+        raise ValueError("the plan holds self-blends but the crops carry no face masks")
     for i in np.flatnonzero(blend):
-        assert split.masks is not None
         images[i] = self_blend_hull(images[i], split.masks[index[i]], np.random.default_rng(int(seeds[i])))[0]
         labels[i] = 1
     return images, labels

@@ -4,7 +4,8 @@
         [--out detector/weights/default/fusion.json]
 
 ``--holdout`` fits on the validation identities the detector never saw (a detector trained with
-``--fusion-holdout``; see fakescope.splits), which is how the shipped fusion is fitted. Each validation video is scanned once with every analyzer; the fused probability is a logistic
+``--fusion-holdout``; see fakescope.splits), which is how the shipped fusion is fitted. Each
+validation video is scanned once with every analyzer; the fused probability is a logistic
 regression over the analyzers' logits (no intercept per analyzer, see fakescope.fusion). The
 fit uses scikit-learn and is stored as plain JSON (never pickled).
 """

@@ -247,18 +247,6 @@ def face_sharpness_ratio(frame_in: np.ndarray, frame_sw: np.ndarray, lm_in: np.n
     return var(b.image) / base if base > 0 else 1.0
 
 
-def video_sharpness_ratio(input_video: Path, swapped_video: Path, size: int = 128) -> float | None:
-    """Mean :func:`face_sharpness_ratio` over a rendered pair (re-measures renders made before the figure existed)."""
-    info_in, info_sw = probe(input_video), probe(swapped_video)
-    ratios = []
-    for (_i, _t, frame_in, faces_in), (_i2, _t2, frame_sw, _f) in zip(
-            FacePipeline().run(input_video, info_in), FacePipeline().run(swapped_video, info_sw), strict=False):
-        lm_in = _largest(faces_in)
-        if lm_in is not None:
-            ratios.append(face_sharpness_ratio(frame_in, frame_sw, lm_in, size))
-    return _mean(ratios)
-
-
 def _mean(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
 

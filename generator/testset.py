@@ -166,12 +166,11 @@ def _encode(frames: Sequence[np.ndarray], fps: float, crf: int, tmp: Path) -> by
 
 def run_uses_gan(meta: dict[str, Any]) -> bool:
     """A run's swaps count as ``ae_gan_swap`` once its discriminator has been active."""
-    options = meta.get("options", {})
-    start = options.get("gan_start_step")
-    if start is None:
-        start = meta.get("preset", {}).get("gan_start_step", 0)
-    start = int(start)
-    return bool(options.get("gan")) and int(meta.get("step", 0)) > start
+    from generator.models import Preset  # lazy: needs torch (only called once a swap engine is loaded)
+    from generator.trainer import TrainOptions
+
+    options = TrainOptions.from_json(meta["options"])
+    return options.gan and int(meta.get("step", 0)) > options.gan_start(Preset.from_json(meta["preset"]))
 
 
 class MethodBank:
@@ -216,8 +215,7 @@ class MethodBank:
 
         Why: a swap *to* identity X shows X's face. If X's real videos sit in the test split, the
         detector is trained to call X's face fake and then meets X's real videos in the test,
-        which breaks the identity-disjointness the test split promises (it did: the reals of a
-        test identity the generator knew scored 1.0).
+        which breaks the identity-disjointness the test split promises.
         """
         for method in ("ae_swap", "ae_gan_swap"):
             eng = self._engine(method) if method in self.cfg.methods else None

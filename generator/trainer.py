@@ -56,6 +56,10 @@ class TrainOptions:
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def gan_start(self, preset: Preset) -> int:
+        """Step at which the discriminator joins: this run's override, else the preset's."""
+        return preset.gan_start_step if self.gan_start_step is None else self.gan_start_step
+
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> TrainOptions:
         d = dict(d)
@@ -115,8 +119,7 @@ class SwapTrainer:
 
     @property
     def gan_start(self) -> int:
-        start = self.options.gan_start_step
-        return self.preset.gan_start_step if start is None else start
+        return self.options.gan_start(self.preset)
 
     def gan_active(self) -> bool:
         return self.options.gan and self.step >= self.gan_start
