@@ -29,7 +29,7 @@ class CropSplit:
     video: np.ndarray  # (N,) int64 index into video_* arrays
     frames: np.ndarray  # (N,) int64 frame index within its video
     video_labels: np.ndarray  # (V,) int64
-    video_methods: tuple[str, ...]  # (V,) how each video was made ('' or 'real' for reals)
+    video_methods: tuple[str, ...]  # (V,) how each video was made ('real' for reals, 'photo' for still photos)
     video_keys: tuple[str, ...]  # (V,) "manifest_dir::path" for reports
     masks: np.ndarray | None = None  # (N, S, S) uint8 face hulls (255 inside) where the crops carry them
 
@@ -37,10 +37,14 @@ class CropSplit:
         return len(self.labels)
 
     def balanced_weights(self) -> np.ndarray:
-        """Sampling weights: each class gets half the mass, each video an equal share of its class."""
+        """Sampling weights: each class gets half the mass, each video an equal share of its class.
+
+        Photo items (generator.photoreals) get none: they are only ever drawn as sources of online
+        self-blends, next to their own blend, so a photo's look cannot stand in for "real"."""
         w = np.zeros(len(self), dtype=np.float64)
+        photo = np.asarray(self.video_methods) == "photo"
         for cls in (0, 1):
-            vids = np.flatnonzero(self.video_labels == cls)
+            vids = np.flatnonzero((self.video_labels == cls) & ~photo)
             for v in vids:
                 sel = self.video == v
                 w[sel] = 1.0 / (len(vids) * sel.sum())
@@ -128,7 +132,7 @@ def load_crops(
             p["vid"].append(np.full(keep.size, v, np.int64))
             p["frm"].append(np.asarray(frames)[keep].astype(np.int64))
             p["vl"].append(int(label == "fake"))
-            p["vm"].append(method if label == "fake" else "real")
+            p["vm"].append(method if label == "fake" or method == "photo" else "real")
             p["vk"].append(f"{d}::{row.get('path', '')}")
     splits = {}
     for s, p in parts.items():

@@ -99,6 +99,56 @@ class MesoInception4(nn.Module):
         return self.head(self.features(x))
 
 
+class ContrastHead(nn.Module):
+    """A map of local fake logits read out by zero-sum spatial weights: face minus surroundings.
+
+    Why: our detectors ranked fakes above reals *within* a video but carried a large per-video
+    offset (sharp phone clips scored higher than soft, up-scaled studio clips, real or fake), which
+    ruined the ranking *across* videos. A face swap or blend changes the face region of an
+    aligned crop and leaves the rest, whereas the camera, compression and resampling of a video
+    touch every pixel alike. Weights that sum to zero cancel any offset shared by all locations,
+    so only the face's difference from its own surroundings can move the logit. The weights start
+    as a centred bump minus its mean (the face region of an aligned crop) and are learnt.
+    """
+
+    def __init__(self, channels: int, grid: int = 16, dropout: float = 0.2) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(grid)
+        self.drop = nn.Dropout2d(dropout)
+        self.local = nn.Conv2d(channels, 1, 1)
+        r = torch.linspace(-1, 1, grid)
+        bump = torch.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * 0.35**2))
+        self.spatial = nn.Parameter(bump / bump.sum())
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def weights(self) -> torch.Tensor:
+        w = self.spatial - self.spatial.mean()
+        return w / w.abs().sum().clamp_min(1e-6) * 2  # unit mass on each side: mean(face) - mean(rest)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.local(self.drop(self.pool(x))).squeeze(1)  # (B, G, G) local logits
+        return (z * self.weights()).sum(dim=(1, 2)) + self.bias
+
+
+class Meso4Contrast(nn.Module):
+    """Meso-4's first three blocks, a fourth 5x5 conv kept at 1/8 resolution, and a ContrastHead."""
+
+    def __init__(self, dropout: float = 0.2, grid: int = 16) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            _conv_block(3, 8, 3, 2),
+            _conv_block(8, 8, 5, 2),
+            _conv_block(8, 16, 5, 2),
+            nn.Conv2d(16, 16, 5, padding=2),
+            nn.ReLU(inplace=True),
+            nn.BatchNorm2d(16),
+        )
+        self.head = ContrastHead(16, grid, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
 @register_detector
 def meso4(dropout: float = 0.5) -> nn.Module:
     """Meso-4 (Afchar et al. 2018): 4 conv blocks, ~16k parameters, mesoscopic texture."""
@@ -109,3 +159,9 @@ def meso4(dropout: float = 0.5) -> nn.Module:
 def meso_inception4(dropout: float = 0.5) -> nn.Module:
     """MesoInception-4 (Afchar et al. 2018): two dilated-inception layers then Meso-4's tail."""
     return MesoInception4(dropout=dropout)
+
+
+@register_detector
+def meso4_contrast(dropout: float = 0.2, grid: int = 16) -> nn.Module:
+    """Meso-4 features read out face-minus-surroundings (zero-sum spatial weights): video offsets cancel."""
+    return Meso4Contrast(dropout=dropout, grid=grid)

@@ -30,25 +30,45 @@ class BatchPlan:
     index: np.ndarray  # (B,) crop index into the split
     blend: np.ndarray  # (B,) bool: this sample is a self-blend of crop ``index``
     seeds: np.ndarray  # (B,) per-sample seed for the blend (unused where blend is False)
+    twin: np.ndarray | None = None  # (B,) batch position of a blend's real source (-1 elsewhere)
+
+    def tie(self, seeds: np.ndarray) -> np.ndarray:
+        """Per-sample augmentation seeds where each self-blend reuses its real twin's seed.
+
+        Why: the pair then goes through the same flip, resize, blur and JPEG after the blend, so
+        the only difference between them is the blend itself, degraded the way a platform would
+        degrade a fake, rather than the blend plus unrelated degradations of one of the two.
+        """
+        out = np.array(seeds, copy=True)
+        if self.twin is not None:
+            has = self.twin >= 0
+            out[has] = out[self.twin[has]]
+        return out
 
 
 def real_weights(split: CropSplit) -> np.ndarray:
-    """Sampling weights over the split's real crops that carry a face hull: each real video an equal share."""
+    """Sampling weights over the split's real crops that carry a face hull: each real video an equal
+    share, and still photos (if any) half of the mass, each person an equal share of that half."""
     if split.masks is None:
         raise ValueError(
             "these crops have no face masks, which online self-blending needs; rebuild the test set "
             "with 'fakescope testset build' or train with --sbi 0"
         )
-    w = np.zeros(len(split), np.float64)
     has_face = split.masks.reshape(len(split), -1).max(axis=1) > 127
-    reals = np.flatnonzero(split.video_labels == 0)
-    for v in reals:
-        sel = (split.video == v) & has_face
-        if sel.any():
-            w[sel] = 1.0 / sel.sum()
-    if w.sum() == 0:
+    photo = np.asarray(split.video_methods) == "photo"
+    parts = []
+    for group in (~photo, photo):  # video reals, then still photos (generator.photoreals)
+        w = np.zeros(len(split), np.float64)
+        for v in np.flatnonzero((split.video_labels == 0) & group):
+            sel = (split.video == v) & has_face
+            if sel.any():
+                w[sel] = 1.0 / sel.sum()
+        if w.sum() > 0:
+            parts.append(w / w.sum())
+    if not parts:
         raise ValueError("no real training crop has a face mask; online self-blending needs real faces")
-    return w / w.sum()
+    # Photos add identities but are not the domain we judge: they get at most half of the blends.
+    return sum(parts) / len(parts)
 
 
 def plan_batch(
@@ -65,7 +85,8 @@ def plan_batch(
     index = np.concatenate([rest, src, src])
     blend = np.concatenate([np.zeros(len(rest) + pairs, bool), np.ones(pairs, bool)])
     all_seeds = np.concatenate([np.zeros(len(rest) + pairs, np.int64), seeds])
-    return BatchPlan(index, blend, all_seeds)
+    twin = np.concatenate([np.full(len(rest) + pairs, -1), len(rest) + np.arange(pairs)])
+    return BatchPlan(index, blend, all_seeds, twin)
 
 
 def materialize(split: CropSplit, plan: BatchPlan, sel: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -251,6 +251,11 @@ def train_detector(
     train, val = data.splits["train"], data.splits["val"]
     norm = (spec.mean, spec.std)
     weights = train.balanced_weights()
+    if cfg.sbi_fraction == 0 and "photo" in train.video_methods:
+        raise ValueError(
+            "the training data holds still photos (generator.photoreals), which are only used as sources of "
+            "online self-blends; pass --sbi (e.g. 0.5) or leave the photo set out of --data"
+        )
     sbi_weights = real_weights(train) if cfg.sbi_fraction > 0 else None
     steps_per_epoch = cfg.steps_per_epoch or max(1, math.ceil(len(train) / cfg.batch_size))
     total_steps = steps_per_epoch * cfg.epochs
@@ -269,7 +274,7 @@ def train_detector(
             # Every rank draws the whole global batch and one augmentation seed per sample, then
             # keeps its slice: W ranks x B/W samples are exactly the B samples of one process.
             plan = plan_batch(rng, cfg.batch_size, weights, cfg.sbi_fraction, sbi_weights)
-            seeds = None if cfg.augment is None else rng.integers(0, 2**63 - 1, size=cfg.batch_size)
+            seeds = None if cfg.augment is None else plan.tie(rng.integers(0, 2**63 - 1, size=cfg.batch_size))
             mine = dist.shard(cfg.batch_size)
             imgs, labels = materialize(train, plan, mine)
             if seeds is not None:  # degradations come after the blend, as a platform's would
@@ -307,7 +312,7 @@ def train_detector(
                 "val_loss": float(val_loss),
                 "val_frame_auc": auc,
                 "val_video_auc": auc_or_none(
-                    val.video_labels, video_scores(val, val_logits, None, cfg.top_frac)
+                    val.video_labels, video_scores(val, val_logits, None, cfg.top_frac, as_logits=True)
                 ),
             }
         )

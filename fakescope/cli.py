@@ -235,6 +235,14 @@ def cmd_testset_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_testset_photos(args: argparse.Namespace) -> int:
+    from generator.photoreals import build_photo_reals
+
+    manifest = build_photo_reals(args.faces, Path(args.out), progress=not args.quiet)
+    print(f"manifest: {manifest}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     from fakescope import __version__
 
@@ -297,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--frames", type=int, default=48, help="frames per item")
     tb.add_argument("--quiet", action="store_true")
     tb.set_defaults(func=cmd_testset_build)
+    tp = testset.add_parser("photos", help="extra real identities from still photos (train split only; for --sbi)")
+    tp.add_argument("--faces", nargs="+", required=True, metavar="DIR",
+                    help="folders of face photos whose people appear in none of the test set's videos")
+    tp.add_argument("--out", required=True, metavar="DIR")
+    tp.add_argument("--quiet", action="store_true")
+    tp.set_defaults(func=cmd_testset_photos)
 
     from fakescope import cli_models, cli_registry
 

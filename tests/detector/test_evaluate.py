@@ -41,3 +41,13 @@ def test_auc_is_none_for_one_class_and_predict_matches_model():
     np.testing.assert_allclose(
         out, np.full(16, out[0]), rtol=1e-5
     )  # all-black crops: same logit in every batch
+
+
+def test_video_auc_ranks_confident_videos_by_logit_not_by_a_probability_rounded_to_one():
+    split = _split()
+    # every video is very confident: their probabilities are clipped to one value, yet the fakes rank higher
+    logits = np.repeat([40.0, 45.0, 50.0, 55.0], 4)
+    m = split_metrics(split, logits, IdentityCalibrator(), top_frac=0.25, threshold=0.5)
+    assert m["video_auc"] == 1.0 and m["per_method_video_auc"] == {"ae_swap": 1.0, "warp": 1.0}
+    p = video_scores(split, logits, IdentityCalibrator(), 0.25)
+    assert np.all(p == p[0])  # the probabilities themselves all tie

@@ -1,8 +1,6 @@
 import json
 from dataclasses import replace
-from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -10,25 +8,12 @@ from detector.data import load_crops
 from detector.sbi import materialize, plan_batch, real_weights
 from detector.train import TrainConfig, train_detector
 
-from .conftest import build_testset
-
-
-def _with_face_masks(root: Path) -> Path:
-    """Give every crop a centred elliptical face hull, as real test sets store them."""
-    for f in (root / "crops").glob("*.npz"):
-        with np.load(f) as z:
-            data = dict(z)
-        n, s = data["images"].shape[:2]
-        m = np.zeros((s, s), np.uint8)
-        cv2.ellipse(m, (s // 2, s // 2), (s // 3, int(s * 0.4)), 0, 0, 360, 255, -1)
-        data["masks"] = np.repeat(m[None], n, axis=0)
-        np.savez(f, **data)
-    return root
+from .conftest import build_testset, with_face_masks
 
 
 @pytest.fixture
 def masked_set(tmp_path):
-    return _with_face_masks(build_testset(tmp_path / "ts", {"train": 3, "val": 2, "test": 2}, frames=4, size=48))
+    return with_face_masks(build_testset(tmp_path / "ts", {"train": 3, "val": 2, "test": 2}, frames=4, size=48))
 
 
 def test_a_batch_pairs_each_real_with_its_own_self_blend_and_stays_balanced(masked_set):
@@ -73,3 +58,16 @@ def test_training_with_online_self_blends_records_it_and_refuses_a_changed_resum
         train_detector([masked_set], "meso4", out, replace(cfg, resume=True, sbi_fraction=0.25))
     with pytest.raises(ValueError, match="sbi_fraction must lie"):
         train_detector([masked_set], "meso4", tmp_path / "bad", replace(cfg, sbi_fraction=1.5))
+
+
+def test_each_self_blend_shares_its_real_twins_augmentation_seed(masked_set):
+    train = load_crops([masked_set], 48).splits["train"]
+    plan = plan_batch(np.random.default_rng(1), 16, train.balanced_weights(), 0.5, real_weights(train))
+    seeds = np.arange(100, 116)
+    tied = plan.tie(seeds)
+    blends = np.flatnonzero(plan.blend)
+    assert np.array_equal(plan.index[plan.twin[blends]], plan.index[blends])  # the twin is the same crop, unblended
+    assert np.array_equal(tied[blends], seeds[plan.twin[blends]])
+    assert np.array_equal(tied[~plan.blend], seeds[~plan.blend])  # everything else keeps its own draw
+    no_sbi = plan_batch(np.random.default_rng(1), 8, train.balanced_weights(), 0.0, None)
+    assert np.array_equal(no_sbi.tie(seeds[:8]), seeds[:8])
