@@ -1,11 +1,14 @@
 """Leave-one-method-out: train without one fake method, test on it (video AUC vs test reals).
 
     python benchmarks/detector_heldout.py --data TESTSET_DIR --arch mobilenet_v3_small --out /tmp/heldout [--epochs 8]
+    python benchmarks/detector_heldout.py --data TESTSET_DIR --photos PHOTO_DIR --arch meso4_contrast --sbi 0.5 \
+        --fusion-holdout --epochs 20 --out /tmp/heldout      # the shipped default's recipe
 
 Also prints the all-methods model's per-method test AUC when ``--full MODEL_DIR`` names a model
 trained on everything, so both columns sit side by side. With ``--sbi F`` the models train with
 online self-blends (detector.sbi) -- except the one that holds out ``self_blend``: online
-self-blends *are* that method, so leaving it out means leaving them out too.
+self-blends *are* that method, so leaving it out means leaving them out too, and with them the
+``--photos`` sets (generator.photoreals), which are only ever used as self-blend sources.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def main() -> None:
     ap.add_argument("--full", type=Path, default=None, help="model dir trained on all methods")
     ap.add_argument("--arch-kwargs", default="{}", help="JSON, e.g. '{\"width_mult\": 0.5}'")
     ap.add_argument("--sbi", type=float, default=0.0, help="online self-blend share of each batch")
+    ap.add_argument("--photos", type=Path, nargs="*", default=[], help="photo sets (fakescope testset photos)")
     ap.add_argument("--input-size", type=int, default=128)
     ap.add_argument("--fusion-holdout", action="store_true", help="train as the shipped default was")
     args = ap.parse_args()
@@ -42,7 +46,8 @@ def main() -> None:
         cfg = TrainConfig(epochs=args.epochs, exclude_methods=(m,), progress=False, resume=True,
                           arch_kwargs=json.loads(args.arch_kwargs), sbi_fraction=sbi, input_size=args.input_size,
                           fusion_holdout=args.fusion_holdout)
-        res = train_detector([args.data], args.arch, args.out / f"without_{m}", cfg)
+        data = [args.data, *(args.photos if sbi > 0 else [])]
+        res = train_detector(data, args.arch, args.out / f"without_{m}", cfg)
         auc = res.metrics["test"]["per_method_video_auc"].get(m)
         minutes = (time.perf_counter() - t0) / 60
         print(f"{m:16s} {auc if auc is not None else float('nan'):12.3f} {full.get(m, float('nan')):10.3f} {minutes:8.1f} {sbi:5.2f}",
