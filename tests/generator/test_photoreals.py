@@ -70,3 +70,14 @@ def test_photos_are_only_sources_of_self_blends(photo_dirs, tmp_path):
     cfg = TrainConfig(epochs=1, batch_size=8, input_size=32, steps_per_epoch=1, progress=False)
     with pytest.raises(ValueError, match="--sbi"):
         train_detector([videos, photos], "meso4", tmp_path / "run", cfg)
+
+
+def test_cli_builds_a_photo_set_and_refuses_a_missing_folder_with_one_line(photo_dirs, tmp_path, capsys):
+    from fakescope.cli import main
+
+    assert main(["testset", "photos", "--faces", *map(str, photo_dirs), "--out", str(tmp_path / "p"), "--quiet"]) == 0
+    assert (tmp_path / "p" / "manifest.csv").is_file()
+    capsys.readouterr()
+    assert main(["testset", "photos", "--faces", str(tmp_path / "nowhere"), "--out", str(tmp_path / "q")]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "nowhere" in err[0] and "not a directory" in err[0]
