@@ -20,6 +20,7 @@ import numpy as np
 from fakescope.hashing import sha256_file
 
 SPLITS = ("train", "val", "test")
+PHOTO_METHOD = "photo"  # manifest method of still-photo reals (generator.photoreals)
 
 
 @dataclass(frozen=True)
@@ -36,15 +37,19 @@ class CropSplit:
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def photo_videos(self) -> np.ndarray:
+        """(V,) bool: the item is a still-photo group (generator.photoreals), not a video."""
+        return np.asarray(self.video_methods) == PHOTO_METHOD
+
     def balanced_weights(self) -> np.ndarray:
         """Sampling weights: each class gets half the mass, each video an equal share of its class.
 
         Photo items (generator.photoreals) get none: they are only ever drawn as sources of online
         self-blends, next to their own blend, so a photo's look cannot stand in for "real"."""
         w = np.zeros(len(self), dtype=np.float64)
-        photo = np.asarray(self.video_methods) == "photo"
         for cls in (0, 1):
-            vids = np.flatnonzero((self.video_labels == cls) & ~photo)
+            vids = np.flatnonzero((self.video_labels == cls) & ~self.photo_videos)
             for v in vids:
                 sel = self.video == v
                 w[sel] = 1.0 / (len(vids) * sel.sum())
@@ -132,7 +137,7 @@ def load_crops(
             p["vid"].append(np.full(keep.size, v, np.int64))
             p["frm"].append(np.asarray(frames)[keep].astype(np.int64))
             p["vl"].append(int(label == "fake"))
-            p["vm"].append(method if label == "fake" or method == "photo" else "real")
+            p["vm"].append(method if label == "fake" or method == PHOTO_METHOD else "real")
             p["vk"].append(f"{d}::{row.get('path', '')}")
     splits = {}
     for s, p in parts.items():

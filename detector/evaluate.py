@@ -68,8 +68,8 @@ def split_metrics(
 ) -> dict[str, Any]:
     """Frame and video AUC, Brier before/after calibration, accuracy at the threshold, and the
     video AUC of each fake method against all reals (the held-out-method figure)."""
-    p_video = video_scores(split, logits, calibrator, top_frac)
     z_video = video_scores(split, logits, calibrator, top_frac, as_logits=True)  # ranks without saturation ties
+    p_video = calibrator.predict_proba(z_video)  # one track per row: the video probability of that logit
     m: dict[str, Any] = {
         "n_frames": len(split),
         "n_videos": len(p_video),

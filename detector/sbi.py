@@ -8,7 +8,7 @@ boundary artifacts; pairing the fake with its own real source means the only dif
 model can use is the blend itself, not the identity or the scene.
 
 Measured on our identity-disjoint test split (testset3, Meso-4): 0.824 without, 0.880 with 0.5 of
-each batch; with the contrast head and still photos of 119 more people as blend sources
+each batch; with the contrast head and still photos of about 70 more people as blend sources
 (generator.photoreals) 0.943, the shipped default. Off unless asked for (``--sbi``), because it
 needs face masks in the crops.
 """
@@ -31,7 +31,7 @@ class BatchPlan:
     index: np.ndarray  # (B,) crop index into the split
     blend: np.ndarray  # (B,) bool: this sample is a self-blend of crop ``index``
     seeds: np.ndarray  # (B,) per-sample seed for the blend (unused where blend is False)
-    twin: np.ndarray | None = None  # (B,) batch position of a blend's real source (-1 elsewhere)
+    twin: np.ndarray  # (B,) batch position of a blend's real source (-1 elsewhere)
 
     def tie(self, seeds: np.ndarray) -> np.ndarray:
         """Per-sample augmentation seeds where each self-blend reuses its real twin's seed.
@@ -41,22 +41,21 @@ class BatchPlan:
         degrade a fake, rather than the blend plus unrelated degradations of one of the two.
         """
         out = np.array(seeds, copy=True)
-        if self.twin is not None:
-            has = self.twin >= 0
-            out[has] = out[self.twin[has]]
+        has = self.twin >= 0
+        out[has] = out[self.twin[has]]
         return out
 
 
 def real_weights(split: CropSplit) -> np.ndarray:
     """Sampling weights over the split's real crops that carry a face hull: each real video an equal
-    share, and still photos (if any) half of the mass, each person an equal share of that half."""
+    share, and still photos (if any) half of the mass, each photo group an equal share of that half."""
     if split.masks is None:
         raise ValueError(
             "these crops have no face masks, which online self-blending needs; rebuild the test set "
             "with 'fakescope testset build' or train with --sbi 0"
         )
     has_face = split.masks.reshape(len(split), -1).max(axis=1) > 127
-    photo = np.asarray(split.video_methods) == "photo"
+    photo = split.photo_videos
     parts = []
     for group in (~photo, photo):  # video reals, then still photos (generator.photoreals)
         w = np.zeros(len(split), np.float64)
@@ -68,7 +67,7 @@ def real_weights(split: CropSplit) -> np.ndarray:
             parts.append(w / w.sum())
     if not parts:
         raise ValueError("no real training crop has a face mask; online self-blending needs real faces")
-    # Photos add identities but are not the domain we judge: they get at most half of the blends.
+    # Photos add identities but are not the domain we judge: with videos present they get half the blends.
     return sum(parts) / len(parts)
 
 
@@ -80,7 +79,7 @@ def plan_batch(
     pairs = int(round(sbi_fraction * batch_size / 2)) if sbi_weights is not None else 0
     rest = rng.choice(len(weights), size=batch_size - 2 * pairs, p=weights)
     if pairs == 0:
-        return BatchPlan(rest, np.zeros(len(rest), bool), np.zeros(len(rest), np.int64))
+        return BatchPlan(rest, np.zeros(len(rest), bool), np.zeros(len(rest), np.int64), np.full(len(rest), -1))
     src = rng.choice(len(sbi_weights), size=pairs, p=sbi_weights)
     seeds = rng.integers(0, 2**63 - 1, size=pairs)
     index = np.concatenate([rest, src, src])

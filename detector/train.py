@@ -251,7 +251,7 @@ def train_detector(
     train, val = data.splits["train"], data.splits["val"]
     norm = (spec.mean, spec.std)
     weights = train.balanced_weights()
-    if cfg.sbi_fraction == 0 and "photo" in train.video_methods:
+    if cfg.sbi_fraction == 0 and train.photo_videos.any():
         raise ValueError(
             "the training data holds still photos (generator.photoreals), which are only used as sources of "
             "online self-blends; pass --sbi (e.g. 0.5) or leave the photo set out of --data"

@@ -16,7 +16,6 @@ empty): this directory is for training, not for ``fakescope audit``.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -26,10 +25,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fakescope.atomicio import write_bytes_atomic, write_text_atomic
+from detector.data import PHOTO_METHOD
+from fakescope.atomicio import write_bytes_atomic
 from fakescope.hashing import sha256_file
 
-from .testset import MANIFEST_COLUMNS
+from .testset import write_manifest_rows
 
 MAX_SIDE = 1024  # large photos are downscaled before face detection (HOG cost grows with area)
 # Recognised by content, not name: the Yale faces are GIFs named "subject01.happy".
@@ -110,16 +110,12 @@ def build_photo_reals(dirs: Sequence[str | Path], out_dir: Path, crop_size: int 
                             frames=np.arange(len(g["images"]), dtype=np.int64))
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", ident)
         write_bytes_atomic(out_dir / "crops" / f"{name}.npz", buf.getvalue())
-        rows.append({"path": "", "label": "real", "source": g["sources"][0], "identity": ident, "method": "photo",
+        rows.append({"path": "", "label": "real", "source": g["sources"][0], "identity": ident, "method": PHOTO_METHOD,
                      "params": json.dumps({"photos": len(g["sources"])}), "seed": 0, "split": "train",
                      "sha256": sha256_file(Path(g["sources"][0])), "crops": f"crops/{name}.npz",
                      "source_start_frame": 0, "frames": len(g["sources"])})
     if not rows:
         raise ValueError(f"no face was found in any of {len(photos)} photos")
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
     if progress and skipped:
         print(f"{skipped} of {len(photos)} photos had no detectable face and were skipped")
-    return write_text_atomic(out_dir / "manifest.csv", text.getvalue())
+    return write_manifest_rows(out_dir, rows)

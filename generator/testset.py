@@ -370,7 +370,11 @@ def extract_crops(video_path: Path, landmarks: Sequence[np.ndarray | None], cfg:
 
 
 def write_manifest(out_dir: Path) -> Path:
-    rows = [json.loads(p.read_text()) for p in sorted((out_dir / "items").glob("*.json"))]
+    return write_manifest_rows(out_dir, [json.loads(p.read_text()) for p in sorted((out_dir / "items").glob("*.json"))])
+
+
+def write_manifest_rows(out_dir: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """``out_dir/manifest.csv`` (MANIFEST_COLUMNS, atomic) from rows; extra keys are left out."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
