@@ -5,7 +5,8 @@ Usage: python benchmarks/detector_speed.py [--batch 64] [--size 128] [--threads 
 
 Models are freshly initialised (speed does not depend on the weights) and run as LoadedDetector
 runs them: eval mode, inference_mode, channels_last, fp32 and bf16 autocast. ``--weights`` also
-times the full LoadedDetector.predict_logits path (160 px BGR uint8 crops, resize, normalise).
+times the full LoadedDetector.predict_logits path (160 px BGR uint8 crops and float hull masks,
+resize, normalise).
 ``--train`` adds training throughput (forward + backward + AdamW step, batch 32), for planning runs.
 The load average is printed because the machine is shared: figures taken while other jobs run
 are lower bounds.
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 
 from detector.io import load_model
-from detector.registry import create_detector, list_detectors
+from detector.registry import create_detector, detector_spec, list_detectors
 
 
 def crops_per_second(fn, batch: int, seconds: float) -> float:
@@ -36,7 +37,7 @@ def crops_per_second(fn, batch: int, seconds: float) -> float:
 def train_rate(name: str, size: int, bf16: bool, seconds: float, batch: int = 32) -> float:
     model = create_detector(name).train().to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    x = torch.randn(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
+    x = torch.randn(batch, detector_spec(name).in_channels, size, size).contiguous(memory_format=torch.channels_last)
     y = (torch.arange(batch) % 2).float()
 
     def step() -> None:
@@ -68,22 +69,25 @@ def main() -> None:
     )
     cols = ["fp32 crops/s", "bf16 crops/s"] + (["train fp32", "train bf16"] if args.train else [])
     print(f"{'arch':20s} {'params':>9s} " + " ".join(f"{c:>13s}" for c in cols))
-    x = torch.randn(args.batch, 3, args.size, args.size).contiguous(memory_format=torch.channels_last)
     for name in args.archs or list_detectors():
+        x = torch.randn(args.batch, detector_spec(name).in_channels, args.size, args.size)
+        x = x.contiguous(memory_format=torch.channels_last)
         model = create_detector(name).eval().to(memory_format=torch.channels_last)
         params = sum(p.numel() for p in model.parameters())
         rates = []
         for bf16 in (False, True):
             with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                rates.append(crops_per_second(lambda m=model: m(x), args.batch, args.seconds))
+                rates.append(crops_per_second(lambda m=model, x=x: m(x), args.batch, args.seconds))
         if args.train:
             rates += [train_rate(name, args.size, bf16, args.seconds) for bf16 in (False, True)]
         print(f"{name:20s} {params / 1e6:8.3f}M " + " ".join(f"{r:13.1f}" for r in rates), flush=True)
     if args.weights:
         det = load_model(args.weights)
         crops = np.random.default_rng(0).integers(0, 256, (args.batch, 160, 160, 3), dtype=np.uint8)
+        masks = np.zeros((args.batch, 160, 160), np.float32)  # AlignedFace.mask: float hull at crop size
+        masks[:, 30:140, 35:125] = 1.0
         rate = crops_per_second(
-            lambda: det.predict_logits(crops, batch_size=args.batch), args.batch, args.seconds
+            lambda: det.predict_logits(crops, batch_size=args.batch, masks=masks), args.batch, args.seconds
         )
         print(f"load_model({args.weights!r}).predict_logits on 160 px uint8 crops: {rate:.1f} crops/s")
     print(f"load avg after: {os.getloadavg()[0]:.2f}")

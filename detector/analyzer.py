@@ -25,6 +25,7 @@ MIN_CROPS = 3  # fewer scored crops than this in a track is 'insufficient'
 @dataclass
 class _Pending:
     crops: list[np.ndarray] = field(default_factory=list)
+    masks: list[np.ndarray] = field(default_factory=list)  # face hulls, for detectors that read them
     meta: list[tuple[int, int]] = field(default_factory=list)  # (track id, frame index)
     frames: dict[tuple[int, int], tuple[np.ndarray, tuple[int, int, int, int]]] = field(default_factory=dict)
 
@@ -46,7 +47,8 @@ class DetectorAnalyzer:
         self._logits: list[float] = []
         self._pending = _Pending()
         self._seen: dict[int, int] = {}
-        self._top: list[tuple[float, int, int, np.ndarray, np.ndarray, tuple[int, int, int, int]]] = []
+        # (logit, frame, track, crop, thumbnail, box, mask): the most suspicious crops, for Grad-CAM
+        self._top: list[tuple[float, int, int, np.ndarray, np.ndarray, tuple[int, int, int, int], np.ndarray]] = []
 
     def start(self, info: VideoInfo) -> None:
         self._reset()
@@ -64,8 +66,9 @@ class DetectorAnalyzer:
             self._seen[face.track_id] = n + 1
             if n % self.every:
                 continue
-            crop = crops.get(face, self.model.crop_size, 0.3).image
-            self._pending.crops.append(crop)
+            aligned = crops.get(face, self.model.crop_size, 0.3)
+            self._pending.crops.append(aligned.image)
+            self._pending.masks.append(aligned.mask)
             self._pending.meta.append((face.track_id, frame_index))
             self._pending.frames[(face.track_id, frame_index)] = (self._thumb(frame_bgr, face.box), face.box)
         if len(self._pending.crops) >= self.batch_size:
@@ -88,12 +91,12 @@ class DetectorAnalyzer:
         p = self._pending
         if not p.crops:
             return
-        logits = self.model.predict_logits(np.stack(p.crops), batch_size=self.batch_size)
-        for (tid, fi), z, crop in zip(p.meta, logits, p.crops, strict=True):
+        logits = self.model.predict_logits(np.stack(p.crops), batch_size=self.batch_size, masks=np.stack(p.masks))
+        for (tid, fi), z, crop, mask in zip(p.meta, logits, p.crops, p.masks, strict=True):
             self._tracks.append(tid)
             self._frames.append(fi)
             self._logits.append(float(z))
-            item = (float(z), fi, tid, crop, *p.frames[(tid, fi)])
+            item = (float(z), fi, tid, crop, *p.frames[(tid, fi)], mask)
             if len(self._top) < self.n_key:
                 heapq.heappush(self._top, item)  # type: ignore[arg-type]
             elif z > self._top[0][0]:
@@ -137,7 +140,7 @@ class DetectorAnalyzer:
         if not best:
             return []
         crops = np.stack([b[3] for b in best])
-        heat = explain_crops(self.model, crops)
+        heat = explain_crops(self.model, crops, np.stack([b[6] for b in best]))
         probs = self.model.calibrator.predict_proba(np.asarray([b[0] for b in best]))
         return [
             KeyFrame(

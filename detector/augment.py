@@ -26,8 +26,15 @@ class AugmentConfig:
 
 def augment_crop(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
     """Randomly degrade one (S, S, 3) uint8 BGR crop; returns a new array of the same shape."""
+    return _augment(img, rng, cfg)[0]
+
+
+def _augment(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> tuple[np.ndarray, bool]:
+    """The augmented crop and whether it was mirrored (the only geometric change: a face mask
+    must follow it; resizing, blur and JPEG leave the geometry alone)."""
     out = img
-    if cfg.flip and rng.random() < 0.5:
+    flipped = bool(cfg.flip and rng.random() < 0.5)
+    if flipped:
         out = out[:, ::-1]
     if rng.random() < cfg.p:
         out = _colour_jitter(out, rng, cfg.jitter)
@@ -43,7 +50,7 @@ def augment_crop(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) 
         ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(out), [cv2.IMWRITE_JPEG_QUALITY, q])
         if ok:
             out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    return np.ascontiguousarray(out)
+    return np.ascontiguousarray(out), flipped
 
 
 def _colour_jitter(img: np.ndarray, rng: np.random.Generator, amp: float) -> np.ndarray:
@@ -65,3 +72,18 @@ def augment_batch(
     if len(seeds) != len(imgs):
         raise ValueError(f"augment_batch got {len(seeds)} seeds for {len(imgs)} crops; pass one seed per crop")
     return np.stack([augment_crop(im, np.random.default_rng(int(s)), cfg) for im, s in zip(imgs, seeds, strict=True)])
+
+
+def augment_batch_with_masks(
+    imgs: np.ndarray, masks: np.ndarray, cfg: AugmentConfig, seeds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``augment_batch`` with per-crop seeds that also mirrors each face mask with its crop, for
+    detectors that read the mask (registered with ``in_channels=4``)."""
+    if not (len(seeds) == len(imgs) == len(masks)):
+        raise ValueError(f"got {len(imgs)} crops, {len(masks)} masks and {len(seeds)} seeds; pass one of each per crop")
+    out_i, out_m = [], []
+    for im, m, s in zip(imgs, masks, seeds, strict=True):
+        a, flipped = _augment(im, np.random.default_rng(int(s)), cfg)
+        out_i.append(a)
+        out_m.append(np.ascontiguousarray(m[:, ::-1]) if flipped else m)
+    return np.stack(out_i), np.stack(out_m)

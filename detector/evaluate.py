@@ -30,13 +30,18 @@ def predict_split(
     input_size: int,
     batch_size: int = 128,
     bf16: bool = False,
+    with_masks: bool = False,
 ) -> np.ndarray:
-    """Frame logits (N,) of an eval-mode model over a split's crops."""
+    """Frame logits (N,) of an eval-mode model over a split's crops (``with_masks``: the model
+    also reads each crop's face-hull mask, see DetectorSpec.in_channels)."""
+    if with_masks and split.masks is None:
+        raise ValueError("this model reads face masks but the crops carry none; rebuild the test set with 'fakescope testset build'")
     model.eval()
     out = np.empty(len(split), np.float32)
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         for i in range(0, len(split), batch_size):
-            x = preprocess_crops(split.images[i : i + batch_size], input_size, *norm)
+            masks = split.masks[i : i + batch_size] if with_masks else None
+            x = preprocess_crops(split.images[i : i + batch_size], input_size, *norm, masks)
             out[i : i + len(x)] = model(x).float().numpy()
     return out
 

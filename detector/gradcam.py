@@ -17,7 +17,7 @@ from torch import nn
 from .io import LoadedDetector
 
 
-def find_last_conv(model: nn.Module, input_size: int) -> nn.Conv2d:
+def find_last_conv(model: nn.Module, input_size: int, in_channels: int = 3) -> nn.Conv2d:
     """Run one dummy forward pass and return the last spatial Conv2d in execution order."""
     seen: list[tuple[nn.Conv2d, int]] = []
     hooks = [
@@ -29,7 +29,7 @@ def find_last_conv(model: nn.Module, input_size: int) -> nn.Conv2d:
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(1, 3, input_size, input_size))
+            model(torch.zeros(1, in_channels, input_size, input_size))
     finally:
         model.train(was_training)
         for h in hooks:
@@ -41,13 +41,13 @@ def find_last_conv(model: nn.Module, input_size: int) -> nn.Conv2d:
 
 
 def grad_cam(model: nn.Module, x: torch.Tensor, layer: nn.Module | None = None) -> np.ndarray:
-    """Heatmaps (B, S, S) in [0, 1] for the fake logit of a normalised batch (B, 3, S, S).
+    """Heatmaps (B, S, S) in [0, 1] for the fake logit of a normalised batch (B, C, S, S).
 
     A map is all zeros where no location pushes towards "fake" (Grad-CAM keeps positive evidence only).
     """
     if x.ndim != 4:
-        raise ValueError(f"expected a (B, 3, S, S) batch, got shape {tuple(x.shape)}")
-    layer = layer or find_last_conv(model, x.shape[-1])
+        raise ValueError(f"expected a (B, C, S, S) batch, got shape {tuple(x.shape)}")
+    layer = layer or find_last_conv(model, x.shape[-1], x.shape[1])
     captured: list[torch.Tensor] = []
 
     def keep(_m: nn.Module, _i: tuple, out: torch.Tensor) -> torch.Tensor:
@@ -72,9 +72,12 @@ def grad_cam(model: nn.Module, x: torch.Tensor, layer: nn.Module | None = None) 
     return (cam / peak).clamp_(0, 1).numpy().astype(np.float32)
 
 
-def explain_crops(detector: LoadedDetector, crops_bgr_uint8: np.ndarray) -> np.ndarray:
-    """Heatmaps (N, H, W) at the crops' own resolution, ready for :func:`overlay_heatmap`."""
-    x = detector.preprocess(crops_bgr_uint8).contiguous()
+def explain_crops(
+    detector: LoadedDetector, crops_bgr_uint8: np.ndarray, masks: np.ndarray | None = None
+) -> np.ndarray:
+    """Heatmaps (N, H, W) at the crops' own resolution, ready for :func:`overlay_heatmap`
+    (``masks``: the crops' face hulls, needed by detectors that read them)."""
+    x = detector.preprocess(crops_bgr_uint8, masks).contiguous()
     maps = grad_cam(detector.model, x)
     h, w = np.asarray(crops_bgr_uint8).shape[1:3]
     if (h, w) == maps.shape[1:]:

@@ -24,7 +24,7 @@ from fakescope.atomicio import write_bytes_atomic, write_text_atomic
 from fakescope.hashing import sha256_file
 
 from .calibration import Calibrator, calibrator_from_dict
-from .registry import create_detector
+from .registry import create_detector, detector_spec
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -83,15 +83,30 @@ def resolve_model_dir(dir_or_name: Path | str) -> Path:
     )
 
 
+def mask_plane(masks: np.ndarray, size: int) -> torch.Tensor:
+    """Face-hull masks (N, H, W), uint8 0-255 or float in [0, 1] -> (N, 1, S, S) float in [-1, 1]."""
+    m = np.asarray(masks)
+    if m.ndim != 3:
+        raise ValueError(f"expected face masks as an array (N, H, W), got shape {m.shape}")
+    m = m.astype(np.float32) / 255.0 if m.dtype == np.uint8 else np.clip(m.astype(np.float32), 0.0, 1.0)
+    if m.shape[1:3] != (size, size):
+        m = np.stack([cv2.resize(x, (size, size), interpolation=cv2.INTER_LINEAR) for x in m]) if len(m) else (
+            np.zeros((0, size, size), np.float32))
+    return torch.from_numpy(np.ascontiguousarray(m)).mul_(2.0).sub_(1.0)[:, None]
+
+
 def preprocess_crops(
     crops_bgr_uint8: np.ndarray,
     size: int,
     mean: list[float] | tuple[float, ...],
     std: list[float] | tuple[float, ...],
+    masks: np.ndarray | None = None,
 ) -> torch.Tensor:
     """(N, H, W, 3) uint8 BGR -> normalised (N, 3, S, S) float RGB, resizing when H, W != S.
 
-    Training and inference both go through here so a model never sees differently prepared pixels.
+    With ``masks`` (N, H, W) the face-hull mask is appended as a fourth plane in [-1, 1], for
+    architectures registered with ``in_channels=4``. Training and inference both go through here
+    so a model never sees differently prepared pixels.
     """
     crops = np.asarray(crops_bgr_uint8)
     if crops.ndim != 4 or crops.shape[-1] != 3 or crops.dtype != np.uint8:
@@ -106,7 +121,12 @@ def preprocess_crops(
     scale = 1.0 / (255.0 * torch.tensor(std, dtype=torch.float32))
     bias = -torch.tensor(mean, dtype=torch.float32) / torch.tensor(std, dtype=torch.float32)
     x = torch.from_numpy(np.ascontiguousarray(crops)).flip(-1).float()  # BGR -> RGB
-    return x.mul_(scale).add_(bias).permute(0, 3, 1, 2)
+    x = x.mul_(scale).add_(bias).permute(0, 3, 1, 2)
+    if masks is None:
+        return x
+    if len(masks) != len(x):
+        raise ValueError(f"got {len(masks)} face masks for {len(x)} crops; pass one mask per crop")
+    return torch.cat([x, mask_plane(masks, size)], dim=1).contiguous(memory_format=torch.channels_last)
 
 
 @dataclass(frozen=True)
@@ -136,41 +156,65 @@ class LoadedDetector:
         return float(self.config.get("aggregation", {}).get("top_frac", 0.25))
 
     @property
+    def needs_mask(self) -> bool:
+        """The architecture takes the aligned face's hull mask as a fourth input plane."""
+        return detector_spec(self.config["arch"]).needs_mask
+
+    @property
     def threshold(self) -> float:
         """Decision threshold on calibrated video probability, chosen on validation data."""
         return float(self.config.get("threshold", 0.5))
 
-    def preprocess(self, crops_bgr_uint8: np.ndarray) -> torch.Tensor:
-        return preprocess_crops(crops_bgr_uint8, self.input_size, self.config["mean"], self.config["std"])
+    def _masks_for(self, masks: np.ndarray | None) -> np.ndarray | None:
+        if not self.needs_mask:
+            return None  # an RGB model ignores masks, so callers may always pass them
+        if masks is None:
+            raise ValueError(
+                f"detector {self.name!r} ({self.config['arch']}) also reads the face-hull mask; pass masks= "
+                "(AlignedFace.mask of each crop, or the 'masks' array of a test set's crops)"
+            )
+        return masks
 
-    def normalise(self, rgb01: torch.Tensor) -> torch.Tensor:
+    def preprocess(self, crops_bgr_uint8: np.ndarray, masks: np.ndarray | None = None) -> torch.Tensor:
+        return preprocess_crops(
+            crops_bgr_uint8, self.input_size, self.config["mean"], self.config["std"], self._masks_for(masks)
+        )
+
+    def normalise(self, rgb01: torch.Tensor, masks: np.ndarray | None = None) -> torch.Tensor:
         """(B, 3, S, S) RGB in [0, 1] -> model input. Differentiable, for attacks (FGSM/PGD) that
         need gradients with respect to pixels; ``self.model(self.normalise(x))`` gives logits."""
         m = torch.tensor(self.config["mean"], dtype=rgb01.dtype).view(1, 3, 1, 1)
         s = torch.tensor(self.config["std"], dtype=rgb01.dtype).view(1, 3, 1, 1)
-        return (rgb01 - m) / s
+        x = (rgb01 - m) / s
+        masks = self._masks_for(masks)
+        return x if masks is None else torch.cat([x, mask_plane(masks, x.shape[-1]).to(x.dtype)], dim=1)
 
     def predict_logits(
-        self, crops_bgr_uint8: np.ndarray, batch_size: int = 64, bf16: bool | None = None
+        self, crops_bgr_uint8: np.ndarray, batch_size: int = 64, bf16: bool | None = None,
+        masks: np.ndarray | None = None,
     ) -> np.ndarray:
         """Raw logits (N,) for aligned face crops; batched to bound memory.
 
         ``bf16=None`` uses the precision the model was calibrated with (config ``bf16_inference``).
+        ``masks`` (N, H, W) are the crops' face hulls; required when ``needs_mask``, else ignored.
         """
         bf16 = bool(self.config.get("bf16_inference", False)) if bf16 is None else bf16
+        masks = self._masks_for(masks)
         n = len(crops_bgr_uint8)
         out = np.empty(n, dtype=np.float32)
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for i in range(0, n, batch_size):
-                x = self.preprocess(crops_bgr_uint8[i : i + batch_size])
+                part = None if masks is None else masks[i : i + batch_size]
+                x = self.preprocess(crops_bgr_uint8[i : i + batch_size], part)
                 out[i : i + len(x)] = self.model(x).float().numpy()
         return out
 
     def predict_proba(
-        self, crops_bgr_uint8: np.ndarray, batch_size: int = 64, bf16: bool | None = None
+        self, crops_bgr_uint8: np.ndarray, batch_size: int = 64, bf16: bool | None = None,
+        masks: np.ndarray | None = None,
     ) -> np.ndarray:
         """Calibrated P(fake) per crop (N,)."""
-        return self.calibrator.predict_proba(self.predict_logits(crops_bgr_uint8, batch_size, bf16))
+        return self.calibrator.predict_proba(self.predict_logits(crops_bgr_uint8, batch_size, bf16, masks))
 
 
 def load_model(dir_or_name: Path | str = "default") -> LoadedDetector:

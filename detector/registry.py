@@ -34,6 +34,13 @@ class DetectorSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     description: str
+    # 3: an RGB crop. 4: RGB plus the aligned face's landmark-hull mask as a fourth channel, so the
+    # network knows where a paste boundary would run (detector.io.preprocess_crops builds it).
+    in_channels: int = 3
+
+    @property
+    def needs_mask(self) -> bool:
+        return self.in_channels == 4
 
 
 _REGISTRY: dict[str, DetectorSpec] = {}
@@ -52,6 +59,7 @@ def register_detector(
     input_size: int = 128,
     mean: tuple[float, float, float] = HALF_MEAN,
     std: tuple[float, float, float] = HALF_STD,
+    in_channels: int = 3,
 ) -> Callable[[Factory], Factory]: ...
 
 
@@ -62,12 +70,16 @@ def register_detector(
     input_size: int = 128,
     mean: tuple[float, float, float] = HALF_MEAN,
     std: tuple[float, float, float] = HALF_STD,
+    in_channels: int = 3,
 ) -> Any:
     """Register a factory ``fn(**kwargs) -> nn.Module`` that outputs one logit per image.
 
     Usable bare (``@register_detector``) or with options (``@register_detector(input_size=160)``).
     The normalisation given here is the default recorded in a trained model's config.json.
+    ``in_channels=4`` declares a model that also takes the face-hull mask (see DetectorSpec).
     """
+    if in_channels not in (3, 4):
+        raise ValueError(f"in_channels must be 3 (RGB) or 4 (RGB + face mask), got {in_channels}")
 
     def wrap(factory: Factory) -> Factory:
         key = name or factory.__name__
@@ -75,7 +87,7 @@ def register_detector(
             raise ValueError(f"detector {key!r} is already registered; pick another name")
         doc = (factory.__doc__ or "").strip().splitlines()
         _REGISTRY[key] = DetectorSpec(
-            key, factory, int(input_size), tuple(mean), tuple(std), doc[0] if doc else ""
+            key, factory, int(input_size), tuple(mean), tuple(std), doc[0] if doc else "", int(in_channels)
         )
         return factory
 

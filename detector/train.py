@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from fakescope.atomicio import write_text_atomic
 
-from .augment import AugmentConfig, augment_batch
+from .augment import AugmentConfig, augment_batch, augment_batch_with_masks
 from .calibration import choose_threshold, make_calibrator
 from .checkpoint import load_checkpoint, optimizer_from_flat, rng_from_json, rng_to_json, save_checkpoint
 from .curves import plot_curves
@@ -154,7 +154,14 @@ def _run_record(arch: str, cfg: TrainConfig, data: CropData) -> dict[str, Any]:
     return json.loads(json.dumps(run))  # tuples -> lists: compares equal to a stored run.json
 
 
-def _check_data(data: CropData) -> None:
+def _check_data(data: CropData, spec: DetectorSpec) -> None:
+    if spec.needs_mask:
+        lacking = [n for n, s in data.splits.items() if len(s) and s.masks is None]
+        if lacking:
+            raise ValueError(
+                f"{spec.name} reads face masks but the {', '.join(lacking)} crops carry none; rebuild the "
+                "test set with 'fakescope testset build' or pick an RGB architecture"
+            )
     for name in ("train", "val"):
         s = data.splits[name]
         if len(np.unique(s.video_labels)) < 2:
@@ -165,14 +172,15 @@ def _check_data(data: CropData) -> None:
 
 
 def _predict(
-    model: torch.nn.Module, split: CropSplit, norm: tuple, cfg: TrainConfig, dist: Dist
+    model: torch.nn.Module, split: CropSplit, norm: tuple, cfg: TrainConfig, dist: Dist, with_masks: bool = False
 ) -> np.ndarray:
     """Frame logits of a split; under --distributed each rank scores a block and all get all of them."""
     if not dist.enabled:
-        return predict_split(model, split, norm, cfg.input_size, cfg.eval_batch_size, cfg.bf16)
+        return predict_split(model, split, norm, cfg.input_size, cfg.eval_batch_size, cfg.bf16, with_masks)
     sl = dist.shard(len(split))
-    part = replace(split, images=split.images[sl], labels=split.labels[sl])
-    local = predict_split(model, part, norm, cfg.input_size, cfg.eval_batch_size, cfg.bf16)
+    part = replace(split, images=split.images[sl], labels=split.labels[sl],
+                   masks=None if split.masks is None else split.masks[sl])
+    local = predict_split(model, part, norm, cfg.input_size, cfg.eval_batch_size, cfg.bf16, with_masks)
     return dist.gather(local, len(split))
 
 
@@ -200,7 +208,7 @@ def train_detector(
     ckpt_dir = out_dir / "checkpoint"
     dirs = [Path(d) for d in testset_dirs]
     data = load_crops(dirs, cfg.input_size, cfg.max_frames_per_video, cfg.exclude_methods, cfg.fusion_holdout)
-    _check_data(data)
+    _check_data(data, spec)
     run = _run_record(arch, cfg, data)
     run["world_size"] = dist.world_size  # informative only: a resume may use another number of processes
 
@@ -277,12 +285,16 @@ def train_detector(
             seeds = None if cfg.augment is None else plan.tie(rng.integers(0, 2**63 - 1, size=cfg.batch_size))
             mine = dist.shard(cfg.batch_size)
             imgs, labels = materialize(train, plan, mine)
-            if seeds is not None:  # degradations come after the blend, as a platform's would
+            # a blend keeps its source's hull: the landmarks of a self-blended face do not move
+            masks = train.masks[plan.index[mine]] if spec.needs_mask else None
+            if seeds is not None and masks is not None:
+                imgs, masks = augment_batch_with_masks(imgs, masks, cfg.augment, seeds[mine])
+            elif seeds is not None:  # degradations come after the blend, as a platform's would
                 imgs = augment_batch(imgs, rng, cfg.augment, seeds=seeds[mine])
             for g in opt.param_groups:
                 g["lr"] = _lr_at(prog.global_step, total_steps, cfg)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                logits = net(preprocess_crops(imgs, cfg.input_size, *norm))
+                logits = net(preprocess_crops(imgs, cfg.input_size, *norm, masks))
             loss = F.binary_cross_entropy_with_logits(logits.float(), torch.from_numpy(labels).float())
             opt.zero_grad(set_to_none=True)
             loss.backward()  # under DDP: gradients averaged over ranks = gradient of the global mean loss
@@ -300,7 +312,7 @@ def train_detector(
                 last_ckpt = time.monotonic()
         bar.close()
 
-        val_logits = _predict(model, val, norm, cfg, dist)
+        val_logits = _predict(model, val, norm, cfg, dist, spec.needs_mask)
         auc = auc_or_none(val.labels, val_logits)
         val_loss = F.binary_cross_entropy_with_logits(
             torch.from_numpy(val_logits), torch.from_numpy(val.labels).float()
@@ -351,7 +363,7 @@ def _finish(
     """Calibrate the selected model on val, pick the video threshold there, score test once, save."""
     norm = (spec.mean, spec.std)
     val, test = data.splits["val"], data.splits["test"]
-    val_logits = predict_split(model, val, norm, cfg.input_size, cfg.eval_batch_size, cfg.bf16)
+    val_logits = predict_split(model, val, norm, cfg.input_size, cfg.eval_batch_size, cfg.bf16, spec.needs_mask)
     calibrator = make_calibrator(cfg.calibration).fit(val_logits, val.labels)
     val_video = video_scores(val, val_logits, calibrator, cfg.top_frac)
     threshold = choose_threshold(val.video_labels, val_video, cfg.threshold_criterion)
@@ -364,13 +376,14 @@ def _finish(
         "val": split_metrics(val, val_logits, calibrator, cfg.top_frac, threshold),
     }
     if len(test):
-        test_logits = predict_split(model, test, norm, cfg.input_size, cfg.eval_batch_size, cfg.bf16)
+        test_logits = predict_split(model, test, norm, cfg.input_size, cfg.eval_batch_size, cfg.bf16, spec.needs_mask)
         metrics["test"] = split_metrics(test, test_logits, calibrator, cfg.top_frac, threshold)
     config = {
         "name": out_dir.name,
         "arch": run["arch"],
         "kwargs": run["arch_kwargs"],
         "input_size": cfg.input_size,
+        "in_channels": spec.in_channels,  # 4: the face-hull mask is a fourth input plane
         # Align scan crops at this size and let LoadedDetector resize, exactly as training data was made.
         "crop_size": data.crop_size or cfg.input_size,
         "mean": list(spec.mean),

@@ -32,16 +32,17 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray((x.clamp(0, 1) * 255.0 + 0.5).byte().permute(0, 2, 3, 1).numpy()[..., ::-1])
 
 
-def _logits(detector: Any, x_rgb01: torch.Tensor) -> torch.Tensor:
+def _logits(detector: Any, x_rgb01: torch.Tensor, masks: np.ndarray | None = None) -> torch.Tensor:
     size = detector.input_size
     if x_rgb01.shape[-1] != size:
         x_rgb01 = F.interpolate(x_rgb01, size=(size, size), mode="area")
-    return detector.model(detector.normalise(x_rgb01))
+    return detector.model(detector.normalise(x_rgb01, masks))
 
 
 def attack_crops(detector: Any, crops_bgr: np.ndarray, eps: float, method: str = "pgd", steps: int = 10,
-                 alpha: float | None = None, seed: int = 0) -> np.ndarray:
-    """Perturb uint8 BGR crops (N, S, S, 3) within an L-inf ball of ``eps``/255 to lower the fake logit."""
+                 alpha: float | None = None, seed: int = 0, masks: np.ndarray | None = None) -> np.ndarray:
+    """Perturb uint8 BGR crops (N, S, S, 3) within an L-inf ball of ``eps``/255 to lower the fake logit
+    (``masks``: the crops' face hulls, for detectors that read them; the hull itself is not attacked)."""
     if method not in ("fgsm", "pgd"):
         raise ValueError(f"unknown attack {method!r}; use 'fgsm' or 'pgd'")
     x0 = _to_tensor(crops_bgr)
@@ -49,7 +50,7 @@ def attack_crops(detector: Any, crops_bgr: np.ndarray, eps: float, method: str =
     detector.model.eval()
     if method == "fgsm":
         x = x0.clone().requires_grad_(True)
-        _logits(detector, x).sum().backward()
+        _logits(detector, x, masks).sum().backward()
         adv = x0 - e * x.grad.sign()
     else:
         step = alpha if alpha is not None else 2.5 * e / steps
@@ -57,7 +58,7 @@ def attack_crops(detector: Any, crops_bgr: np.ndarray, eps: float, method: str =
         adv = (x0 + (torch.rand(x0.shape, generator=gen) * 2 - 1) * e).clamp(0, 1)
         for _ in range(steps):
             adv = adv.detach().requires_grad_(True)
-            _logits(detector, adv).sum().backward()
+            _logits(detector, adv, masks).sum().backward()
             adv = adv - step * adv.grad.sign()
             adv = torch.min(torch.max(adv, x0 - e), x0 + e).clamp(0, 1)
     return _to_uint8(adv.detach())
@@ -75,12 +76,13 @@ def paste_delta(frame: np.ndarray, aligned: Any, adv_crop: np.ndarray, feather: 
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def _video_score(detector: Any, crops: np.ndarray) -> float | None:
+def _video_score(detector: Any, crops: dict[str, np.ndarray]) -> float | None:
+    """Calibrated video score of an item's stored crops (``images`` and, if stored, ``masks``)."""
     from detector.aggregate import aggregate_video
 
-    if len(crops) == 0:
+    if len(crops["images"]) == 0:
         return None
-    logits = detector.predict_logits(crops)
+    logits = detector.predict_logits(crops["images"], masks=crops.get("masks"))
     n = len(logits)
     return float(aggregate_video(np.zeros(n, int), np.arange(n), logits, detector.calibrator,
                                  top_frac=detector.top_frac).probability)
@@ -108,7 +110,8 @@ def attack_testset(out_dir: Path, cfg: Any, progress: bool = True, max_items: in
             faces = tracker.process(i, ts, frame)
             frames.append(frame)
             lms.append(min(faces, key=lambda f: f.track_id).landmarks if faces else None)
-        before = _video_score(detector, np.load(Path(out_dir) / row["crops"])["images"])
+        with np.load(Path(out_dir) / row["crops"], allow_pickle=False) as z:
+            before = _video_score(detector, {k: z[k] for k in ("images", "masks") if k in z})
         if before is None:  # no face crops in this item: nothing to attack
             bar.update(len(cfg.attack_eps))
             continue
@@ -125,7 +128,7 @@ def attack_testset(out_dir: Path, cfg: Any, progress: bool = True, max_items: in
                     out_frames.append(frame)
                     continue
                 a = align_face(frame, lm, size=detector.crop_size, margin=0.3)
-                adv = attack_crops(detector, a.image[None], eps, cfg.attack, cfg.pgd_steps, seed=seed)[0]
+                adv = attack_crops(detector, a.image[None], eps, cfg.attack, cfg.pgd_steps, seed=seed, masks=a.mask[None])[0]
                 out_frames.append(paste_delta(frame, a, adv))
             data = _encode(out_frames, 25.0, 18, Path(out_dir) / "items" / f".{item_id}.tmp.mp4")
             video = Path(out_dir) / "items" / f"{item_id}.mp4"
@@ -134,7 +137,7 @@ def attack_testset(out_dir: Path, cfg: Any, progress: bool = True, max_items: in
             buf = io.BytesIO()
             np.savez_compressed(buf, **crops)
             write_bytes_atomic(Path(out_dir) / "crops" / f"{item_id}.npz", buf.getvalue())
-            after = _video_score(detector, crops["images"])
+            after = _video_score(detector, crops)
             params = {**json.loads(row["params"]), "attack": cfg.attack, "epsilon": eps,
                       "steps": cfg.pgd_steps if cfg.attack == "pgd" else 1, "detector": detector.name,
                       "detector_sha256": detector.sha256, "score_before": round(before, 6),

@@ -1,6 +1,6 @@
 import numpy as np
 
-from detector.augment import AugmentConfig, augment_batch, augment_crop
+from detector.augment import AugmentConfig, augment_batch, augment_batch_with_masks, augment_crop
 
 
 def _img(seed: int = 0) -> np.ndarray:
@@ -36,3 +36,17 @@ def test_flip_mirrors_horizontally():
     outs = [augment_crop(img, np.random.default_rng(s), AugmentConfig(p=0.0)) for s in range(8)]
     assert any(np.array_equal(o, img[:, ::-1]) for o in outs)
     assert any(np.array_equal(o, img) for o in outs)
+
+
+def test_masks_follow_their_crops_through_the_mirror():
+    imgs = np.stack([_img(i) for i in range(8)])
+    masks = np.zeros((8, 48, 48), np.uint8)
+    masks[:, 10:40, 4:20] = 255  # off-centre, so a mirror is visible
+    seeds = np.arange(8) + 100
+    cfg = AugmentConfig(p=0.5)
+    out, out_masks = augment_batch_with_masks(imgs, masks, cfg, seeds)
+    assert np.array_equal(out, augment_batch(imgs, np.random.default_rng(0), cfg, seeds=seeds))
+    mirrored = [bool(m[:, 28:44].any()) for m in out_masks]
+    assert any(mirrored) and not all(mirrored)
+    for m, flip in zip(out_masks, mirrored, strict=True):
+        assert np.array_equal(m, masks[0][:, ::-1] if flip else masks[0])

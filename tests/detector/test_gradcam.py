@@ -51,7 +51,7 @@ def test_heatmap_highlights_the_region_the_model_responds_to():
 def test_every_registered_detector_gets_a_heatmap(name):
     torch.manual_seed(0)
     model = create_detector(name).train()
-    maps = grad_cam(model, torch.randn(2, 3, 64, 64))
+    maps = grad_cam(model, torch.randn(2, detector_spec(name).in_channels, 64, 64))
     assert maps.shape == (2, 64, 64)
     assert np.isfinite(maps).all() and maps.min() >= 0 and maps.max() <= 1
     assert model.training  # mode restored

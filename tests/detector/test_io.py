@@ -30,7 +30,7 @@ def _trained(arch: str, kwargs: dict) -> torch.nn.Module:
     torch.manual_seed(0)
     model = create_detector(arch, **kwargs).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    loss = model(torch.randn(4, 3, 64, 64)).square().mean()
+    loss = model(torch.randn(4, detector_spec(arch).in_channels, 64, 64)).square().mean()
     loss.backward()
     opt.step()
     return model.eval()
@@ -47,10 +47,13 @@ def test_save_load_gives_identical_weights_and_outputs(tmp_path, arch, kwargs):
     assert all(torch.equal(original[k], loaded[k]) for k in original)
     cfg = _config(arch, kwargs)
     crops = np.random.default_rng(0).integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)
+    masks = np.zeros((5, 64, 64), np.uint8)
+    masks[:, 12:52, 16:48] = 255
+    masks = masks if det.needs_mask else None
     with torch.inference_mode():
-        expected = model(preprocess_crops(crops, 64, cfg["mean"], cfg["std"]))
+        expected = model(preprocess_crops(crops, 64, cfg["mean"], cfg["std"], masks))
     np.testing.assert_allclose(
-        det.predict_logits(crops, batch_size=2), expected.numpy(), rtol=1e-5, atol=1e-5
+        det.predict_logits(crops, batch_size=2, masks=masks), expected.numpy(), rtol=1e-5, atol=1e-5
     )
 
 
@@ -146,3 +149,31 @@ def test_bf16_inference_follows_the_config_unless_overridden(tmp_path):
     assert np.array_equal(default, det.predict_logits(crops, bf16=True))
     assert not np.array_equal(default, fp32)  # bf16 rounding shows
     np.testing.assert_allclose(default, fp32, atol=0.05 * (np.abs(fp32).max() + 1e-3))
+
+
+def test_mask_models_read_the_hull_and_refuse_to_run_without_it(tmp_path):
+    model = _trained("meso4_contrast_mask", {})
+    save_model(model, _config("meso4_contrast_mask", {}), tmp_path / "m")
+    det = load_model(tmp_path / "m")
+    assert det.needs_mask and not load_model(_save_rgb(tmp_path)).needs_mask
+    crops = np.random.default_rng(2).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="masks="):
+        det.predict_logits(crops)
+    small, large = np.zeros((3, 64, 64), np.uint8), np.zeros((3, 64, 64), np.uint8)
+    small[:, 24:40, 24:40] = 255
+    large[:, 8:56, 8:56] = 255
+    assert not np.allclose(det.predict_logits(crops, masks=small), det.predict_logits(crops, masks=large))
+    # float masks in [0, 1] (AlignedFace.mask) and uint8 masks (test-set crops) are the same input,
+    # and masks at the crop's own size are resized with it
+    np.testing.assert_allclose(det.predict_logits(crops, masks=small), det.predict_logits(crops, masks=small / 255.0),
+                               rtol=1e-5, atol=1e-5)
+    big = np.stack([np.kron(c, np.ones((2, 2, 1), np.uint8)) for c in crops])
+    big_masks = np.stack([np.kron(m, np.ones((2, 2), np.uint8)) for m in small])
+    assert det.predict_logits(big, masks=big_masks).shape == (3,)
+    with pytest.raises(ValueError, match="one mask per crop"):
+        det.predict_logits(crops, masks=small[:2])
+
+
+def _save_rgb(tmp_path: Path) -> Path:
+    save_model(_trained("meso4", {}), _config("meso4", {}), tmp_path / "rgb")
+    return tmp_path / "rgb"

@@ -18,7 +18,7 @@ def test_builtin_families_are_registered():
 def test_forward_backward_one_logit_per_image(name):
     torch.manual_seed(0)
     model = create_detector(name).train()
-    x = torch.randn(3, 3, 64, 64)
+    x = torch.randn(3, detector_spec(name).in_channels, 64, 64)
     logits = model(x)
     assert logits.shape == (3,)
     loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor([0.0, 1.0, 1.0]))
@@ -33,7 +33,8 @@ def test_specs_accept_the_supported_crop_sizes(size):
     for name in list_detectors():
         spec = detector_spec(name)
         assert len(spec.mean) == 3 and len(spec.std) == 3
-        assert create_detector(name).eval()(torch.zeros(1, 3, size, size)).shape == (1,)
+        x = torch.zeros(1, spec.in_channels, size, size)
+        assert create_detector(name).eval()(x).shape == (1,)
 
 
 def test_unknown_name_lists_choices():

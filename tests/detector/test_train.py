@@ -9,7 +9,7 @@ import detector.train as train_mod
 from detector.io import load_model
 from detector.train import TrainConfig, train_detector
 
-from .conftest import build_testset
+from .conftest import build_testset, with_face_masks
 
 FAST = TrainConfig(
     epochs=2,
@@ -55,6 +55,23 @@ def test_end_to_end_writes_a_loadable_calibrated_model(small_set, tmp_path):
     crops = np.load(small_set / "crops" / "test_fake_0.npz")["images"]
     p = det.predict_proba(crops)
     assert p.shape == (4,) and np.all((p > 0) & (p < 1))
+
+
+def test_a_mask_reading_model_trains_with_self_blends_and_needs_masks_to_run(small_set, tmp_path):
+    out = tmp_path / "run"
+    train_detector([with_face_masks(small_set)], "meso4_contrast_mask", out, replace(FAST, sbi_fraction=0.5))
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["in_channels"] == 4 and cfg["metrics"]["test"]["n_videos"] == 4
+    det = load_model(out)
+    with np.load(small_set / "crops" / "test_fake_0.npz") as z:
+        crops, masks = z["images"], z["masks"]
+    assert det.needs_mask and det.predict_proba(crops, masks=masks).shape == (4,)
+    bare = build_testset(tmp_path / "bare", {"train": 2, "val": 2, "test": 1}, frames=2, size=40)
+    for f in (bare / "crops").glob("*.npz"):  # crops of an old test set: no hull masks
+        with np.load(f) as z:
+            np.savez(f, images=z["images"], frames=z["frames"])
+    with pytest.raises(ValueError, match="carry none"):
+        train_detector([bare], "meso4_contrast_mask", tmp_path / "run2", FAST)
 
 
 def test_learns_an_easy_cue(tmp_path):
