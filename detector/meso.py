@@ -10,6 +10,7 @@ layer therefore has 256 instead of 1024 inputs (~16k parameters in all instead o
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .registry import register_detector
@@ -155,6 +156,56 @@ class Meso4Contrast(nn.Module):
         return self.head(self.features(x))
 
 
+class HullContrastHead(nn.Module):
+    """Local fake logits averaged over three regions of *this* face's hull, read out zero-sum.
+
+    The regions come from the mask plane of the input (a 4-channel crop): inside the hull, a band
+    across its boundary (grid cells the hull only partly covers) and outside it. Their means are
+    combined with learnt weights that sum to zero, so, as in ContrastHead, an offset shared by the
+    whole crop cancels (whenever the crop holds all three regions, i.e. a face that is not cut off); unlike it, the band follows the face's pose and expression instead of a
+    fixed bump, which is where a pasted face's seam runs.
+    """
+
+    def __init__(self, channels: int, grid: int = 16, dropout: float = 0.2) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(grid)
+        self.drop = nn.Dropout2d(dropout)
+        self.local = nn.Conv2d(channels, 1, 1)
+        self.mix = nn.Parameter(torch.tensor([0.0, 1.0, -1.0]))  # inner, band, outer: start as band - outer
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    @staticmethod
+    def regions(mask01: torch.Tensor) -> torch.Tensor:
+        """(B, G, G) hull coverage per cell -> (B, 3, G, G) weights of inner, band, outer, each summing to 1.
+
+        inner = the hull eroded by one cell, outer = outside the hull dilated by one cell, band = the
+        rest (dilated minus eroded): about three cells wide across the boundary wherever it runs."""
+        m = mask01[:, None]
+        dilated = F.max_pool2d(m, 3, 1, 1)
+        eroded = -F.max_pool2d(-m, 3, 1, 1)
+        w = torch.cat([eroded, dilated - eroded, 1.0 - dilated], dim=1)
+        return w / w.sum(dim=(2, 3), keepdim=True).clamp_min(1e-6)
+
+    def forward(self, feats: torch.Tensor, mask01: torch.Tensor) -> torch.Tensor:
+        z = self.local(self.drop(self.pool(feats)))[:, 0]  # (B, G, G)
+        m = self.pool(mask01[:, None])[:, 0]
+        means = (z[:, None] * self.regions(m)).sum(dim=(2, 3))  # (B, 3)
+        return (means * (self.mix - self.mix.mean())).sum(dim=1) + self.bias
+
+
+class Meso4Hull(nn.Module):
+    """Meso4Contrast's features on RGB + hull mask, read out by a HullContrastHead."""
+
+    def __init__(self, dropout: float = 0.2, grid: int = 16) -> None:
+        super().__init__()
+        self.features = Meso4Contrast(dropout, grid, in_channels=4).features
+        self.head = HullContrastHead(16, grid, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask01 = (x[:, 3] + 1.0) * 0.5  # detector.io.mask_plane maps the hull to [-1, 1]
+        return self.head(self.features(x), mask01)
+
+
 @register_detector
 def meso4(dropout: float = 0.5) -> nn.Module:
     """Meso-4 (Afchar et al. 2018): 4 conv blocks, ~16k parameters, mesoscopic texture."""
@@ -177,3 +228,9 @@ def meso4_contrast(dropout: float = 0.2, grid: int = 16) -> nn.Module:
 def meso4_contrast_mask(dropout: float = 0.2, grid: int = 16) -> nn.Module:
     """meso4_contrast that also sees the face-hull mask as a 4th input plane: it knows where the paste boundary runs."""
     return Meso4Contrast(dropout=dropout, grid=grid, in_channels=4)
+
+
+@register_detector(in_channels=4)
+def meso4_hull(dropout: float = 0.2, grid: int = 16) -> nn.Module:
+    """Meso-4 features on RGB + hull mask, read out as inner / seam band / outer region means (zero-sum)."""
+    return Meso4Hull(dropout=dropout, grid=grid)

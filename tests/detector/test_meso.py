@@ -39,3 +39,35 @@ def test_contrast_head_ignores_an_offset_shared_by_every_location():
     w = head.weights().detach()
     assert w[4, 4] > 0 and w[0, 0] < 0
     assert Meso4Contrast().eval()(torch.randn(2, 3, 160, 160)).shape == (2,)
+
+
+def test_hull_head_follows_the_face_mask_and_ignores_a_shared_offset():
+    from detector.meso import HullContrastHead, Meso4Hull
+
+    torch.manual_seed(0)
+    head = HullContrastHead(16, grid=8).eval()
+    feats = torch.randn(2, 16, 16, 16)
+    mask = torch.zeros(2, 64, 64)
+    mask[0, 8:40, 8:40] = 1.0  # top-left face
+    mask[1, 24:56, 24:56] = 1.0  # bottom-right face
+    before = head(feats, mask)
+    with torch.no_grad():
+        head.local.bias += 5.0
+    assert torch.allclose(head(feats, mask), before, atol=1e-5)
+    w = HullContrastHead.regions(head.pool(mask[:, None])[:, 0])
+    assert torch.allclose(w.sum(dim=(2, 3)), torch.ones(2, 3))
+    band = w[:, 1]
+    # the seam band of each face lies on its own boundary (cells 1 and 4 of 8), not at a fixed place
+    assert band[0, 1, 1] > 0 and band[0, 4, 4] > 0 and band[0, 7, 7] == 0 and band[0, 2, 2] == 0
+    assert band[1, 3, 3] > 0 and band[1, 6, 6] > 0 and band[1, 1, 1] == 0 and band[1, 5, 5] == 0
+    # the same feature change counts as seam for face 0 (towards fake) and as surroundings for face 1
+    seam = torch.zeros(2, 16, 16, 16)
+    seam[:, :, 2:4, 2:10] = 3.0  # rows 2-3 of 16 = cell row 1 of 8: face 0's top edge
+    flat = torch.zeros(2, 16, 16, 16)
+    with torch.no_grad():
+        head.local.weight.fill_(1.0 / 16)  # local logit = mean feature
+    delta = head(seam, mask) - head(flat, mask)
+    assert float(delta[0]) > 0.1 and float(delta[1]) < -0.1
+    x = torch.randn(2, 4, 128, 128)
+    x[:, 3] = mask.repeat_interleave(2, 1).repeat_interleave(2, 2) * 2 - 1
+    assert Meso4Hull().eval()(x).shape == (2,)
