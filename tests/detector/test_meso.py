@@ -67,7 +67,7 @@ def test_hull_head_follows_the_face_mask_and_ignores_a_shared_offset():
     with torch.no_grad():
         head.local.weight.fill_(1.0 / 16)  # local logit = mean feature
     delta = head(seam, mask) - head(flat, mask)
-    assert float(delta[0]) > 0.1 and float(delta[1]) < -0.1
+    assert float(delta[0].detach()) > 0.1 and float(delta[1].detach()) < -0.1
     x = torch.randn(2, 4, 128, 128)
     x[:, 3] = mask.repeat_interleave(2, 1).repeat_interleave(2, 2) * 2 - 1
     assert Meso4Hull().eval()(x).shape == (2,)
