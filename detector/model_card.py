@@ -24,7 +24,8 @@ def model_card(model_dir: Path, notes: str = "") -> str:
         f"# Detector `{cfg.get('name', model_dir.name)}`",
         "",
         f"- architecture: `{cfg['arch']}` {json.dumps(cfg.get('kwargs', {}))}, input {cfg['input_size']} px "
-        f"(aligned crops of {cfg.get('crop_size')} px, margin 0.3, resized), mean {cfg['mean']}, std {cfg['std']}",
+        f"(aligned crops of {cfg.get('crop_size')} px, margin 0.3, resized), mean {cfg['mean']}, std {cfg['std']}"
+        + (", plus the face's landmark-hull mask as a 4th input plane" if cfg.get("in_channels", 3) == 4 else ""),
         f"- weights: `model.safetensors`, sha256 `{cfg.get('weights_sha256')}`",
         f"- calibration: {cfg.get('calibration', {}).get('kind', cfg.get('calibration'))}; video threshold "
         f"{_fmt(cfg.get('threshold'))} (chosen on the validation split), frame threshold {_fmt(cfg.get('frame_threshold'))}",
