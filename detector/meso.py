@@ -137,7 +137,8 @@ class Meso4Contrast(nn.Module):
     ``in_channels=4`` takes the face-hull mask as a fourth plane (detector.io.preprocess_crops).
     Why: a blend or swap boundary runs along that hull, which moves with pose and expression, so
     fixed spatial weights can only guess where to look; our hand-made edge analyzer, which measures
-    exactly along the hull, ranked test videos better than any RGB-only CNN we trained.
+    exactly along the hull, ranked test videos better than any RGB-only CNN we trained. Measured, it
+    did not help (0.830 test video AUC vs 0.943 without the plane; see Meso4Hull).
     """
 
     def __init__(self, dropout: float = 0.2, grid: int = 16, in_channels: int = 3) -> None:
@@ -196,10 +197,11 @@ class HullContrastHead(nn.Module):
 class Meso4Hull(nn.Module):
     """Meso4Contrast's features on the RGB planes only, read out by a HullContrastHead.
 
-    The mask decides only *where* local evidence is pooled, never what the features see: with the
-    hull as an input plane (meso4_contrast_mask) the network can learn the hull's *shape*, which
-    differs between our offline fakes and reals of the training identities, and that shortcut cost
-    it 0.11 test AUC (0.830 vs 0.943 for meso4_contrast, same recipe and seed).
+    The mask decides only *where* local evidence is pooled, never what the features see. With the
+    hull as an input plane, meso4_contrast_mask reached test video AUC 0.830 against 0.943 for
+    meso4_contrast (testset3 + photos, self-blend share 0.5, seed 0), while its validation AUC rose;
+    our guess, not verified, is that it learnt the hull's shape, which can differ between offline
+    fakes and reals of the few training identities. This model: 0.939 under the same recipe.
     """
 
     def __init__(self, dropout: float = 0.2, grid: int = 16) -> None:
