@@ -92,6 +92,7 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
                       resume=args.resume, progress=not args.quiet, bf16=args.bf16,
                       exclude_methods=tuple(args.exclude_method or ()), steps_per_epoch=args.steps_per_epoch,
                       fusion_holdout=args.fusion_holdout, sbi_fraction=args.sbi,
+                      patience=args.patience if args.patience > 0 else args.epochs + 1,
                       arch_kwargs=json.loads(args.arch_kwargs))
     dist = init_from_env() if args.distributed else Dist()
     try:
@@ -172,6 +173,9 @@ def register(sub: argparse._SubParsersAction, parser_class: type[argparse.Argume
                     help="keep half the validation identities for `python -m fakescope.fusion_fit --holdout`")
     dt.add_argument("--sbi", type=float, default=0.0, metavar="FRACTION",
                     help="share of each batch made of real crops paired with fresh self-blends of them (e.g. 0.5)")
+    dt.add_argument("--patience", type=int, default=4, metavar="EPOCHS",
+                    help="stop after this many epochs without a validation AUC gain; 0 runs every epoch (a small "
+                         "validation split makes early stopping noisy; the best validation epoch is still kept)")
     dt.add_argument("--resume", action="store_true")
     dt.add_argument("--seed", type=int, default=0)
     dt.add_argument("--quiet", action="store_true")

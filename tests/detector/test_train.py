@@ -137,6 +137,27 @@ def test_early_stopping_keeps_the_best_epoch(small_set, tmp_path, monkeypatch):
     assert [h["val_frame_auc"] for h in history] == [1.0, 0.0, 0.0]
 
 
+def test_cli_patience_zero_runs_every_epoch_and_keeps_the_best(small_set, tmp_path, monkeypatch):
+    from fakescope.cli import main
+
+    real_predict = train_mod.predict_split
+    calls = {"n": 0}
+
+    def scripted(model, split, *args):
+        """Val AUC 1.0 after epoch 1 only: the default patience would stop at epoch 5, 0 must not."""
+        calls["n"] += 1
+        real_predict(model, split, *args)
+        return (split.labels if calls["n"] == 1 else 1 - split.labels).astype(np.float32) * 4 - 2
+
+    monkeypatch.setattr(train_mod, "predict_split", scripted)
+    argv = ["detector", "train", "--data", str(small_set), "--arch", "meso4", "--out", str(tmp_path / "run"),
+            "--epochs", "6", "--steps-per-epoch", "2", "--batch-size", "8", "--input-size", "32", "--quiet",
+            "--patience", "0"]
+    assert main(argv) == 0
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert len(run["history"]) == 6 and run["metrics"]["best_epoch"] == 1
+
+
 def test_validation_split_needs_both_classes(tmp_path):
     root = build_testset(tmp_path / "ts", videos_per_split={"train": 2, "test": 1}, frames=2, size=16)
     with pytest.raises(ValueError, match="val split"):
