@@ -91,7 +91,8 @@ class DetectorAnalyzer:
         p = self._pending
         if not p.crops:
             return
-        logits = self.model.predict_logits(np.stack(p.crops), batch_size=self.batch_size, masks=np.stack(p.masks))
+        masks = np.stack(p.masks) if self.model.needs_mask else None  # RGB models: no per-batch copy
+        logits = self.model.predict_logits(np.stack(p.crops), batch_size=self.batch_size, masks=masks)
         for (tid, fi), z, crop, mask in zip(p.meta, logits, p.crops, p.masks, strict=True):
             self._tracks.append(tid)
             self._frames.append(fi)
@@ -140,7 +141,7 @@ class DetectorAnalyzer:
         if not best:
             return []
         crops = np.stack([b[3] for b in best])
-        heat = explain_crops(self.model, crops, np.stack([b[6] for b in best]))
+        heat = explain_crops(self.model, crops, np.stack([b[6] for b in best]) if self.model.needs_mask else None)
         probs = self.model.calibrator.predict_proba(np.asarray([b[0] for b in best]))
         return [
             KeyFrame(

@@ -131,6 +131,18 @@ class ContrastHead(nn.Module):
         return (z * self.weights()).sum(dim=(1, 2)) + self.bias
 
 
+def _meso4_eighth_features(in_channels: int) -> nn.Sequential:
+    """Meso-4's first three blocks and a fourth 5x5 conv kept at 1/8 resolution (16 channels)."""
+    return nn.Sequential(
+        _conv_block(in_channels, 8, 3, 2),
+        _conv_block(8, 8, 5, 2),
+        _conv_block(8, 16, 5, 2),
+        nn.Conv2d(16, 16, 5, padding=2),
+        nn.ReLU(inplace=True),
+        nn.BatchNorm2d(16),
+    )
+
+
 class Meso4Contrast(nn.Module):
     """Meso-4's first three blocks, a fourth 5x5 conv kept at 1/8 resolution, and a ContrastHead.
 
@@ -143,14 +155,7 @@ class Meso4Contrast(nn.Module):
 
     def __init__(self, dropout: float = 0.2, grid: int = 16, in_channels: int = 3) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            _conv_block(in_channels, 8, 3, 2),
-            _conv_block(8, 8, 5, 2),
-            _conv_block(8, 16, 5, 2),
-            nn.Conv2d(16, 16, 5, padding=2),
-            nn.ReLU(inplace=True),
-            nn.BatchNorm2d(16),
-        )
+        self.features = _meso4_eighth_features(in_channels)
         self.head = ContrastHead(16, grid, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -163,8 +168,9 @@ class HullContrastHead(nn.Module):
     The regions come from the mask plane of the input (a 4-channel crop): inside the hull, a band
     across its boundary (grid cells the hull only partly covers) and outside it. Their means are
     combined with learnt weights that sum to zero, so, as in ContrastHead, an offset shared by the
-    whole crop cancels (whenever the crop holds all three regions, i.e. a face that is not cut off); unlike it, the band follows the face's pose and expression instead of a
-    fixed bump, which is where a pasted face's seam runs.
+    whole crop cancels (whenever the crop holds all three regions, i.e. a face that is not cut
+    off); unlike it, the band follows the face's pose and expression instead of a fixed bump,
+    which is where a pasted face's seam runs.
     """
 
     def __init__(self, channels: int, grid: int = 16, dropout: float = 0.2) -> None:
@@ -206,7 +212,7 @@ class Meso4Hull(nn.Module):
 
     def __init__(self, dropout: float = 0.2, grid: int = 16) -> None:
         super().__init__()
-        self.features = Meso4Contrast(dropout, grid).features
+        self.features = _meso4_eighth_features(3)
         self.head = HullContrastHead(16, grid, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

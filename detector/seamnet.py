@@ -66,7 +66,8 @@ def hull_regions(mask01: torch.Tensor) -> torch.Tensor:
     """(B, 1, G, G) hull in [0, 1] -> (B, N_RINGS * N_SECTORS, G, G) 0/1 region maps.
 
     Rings (inside to outside): inner face, 7-14, 3-7, 0-3 px inside, 0-3, 3-7, 7-14 px outside, the
-    rest, in pixels of a 128 px crop (so in cells of a G x G grid, radii scale by G / 128); sectors are quarters around the hull's centroid (right, bottom, left, top on screen)."""
+    rest, in pixels of a 128 px crop (so in cells of a G x G grid, radii scale by G / 128); sectors
+    are quarters around the hull's centroid (right, bottom, left, top on screen)."""
     m = (mask01 > 0.5).to(mask01.dtype)
     scale = m.shape[-1] / 128.0
     radii = [max(1, round(e * scale)) for e in RING_EDGES_PX]
@@ -79,7 +80,7 @@ def hull_regions(mask01: torch.Tensor) -> torch.Tensor:
     area = m.sum(dim=(2, 3)).clamp_min(1.0)
     cy = (m * yy).sum(dim=(2, 3)) / area
     cx = (m * xx).sum(dim=(2, 3)) / area
-    ang = torch.atan2(yy - cy[..., None, None], xx - cx[..., None, None])  # (B, 1, S, S), 0 = right
+    ang = torch.atan2(yy - cy[..., None, None], xx - cx[..., None, None])  # (B, 1, G, G), 0 = right
     sector = torch.floor(((ang + math.pi / N_SECTORS) % (2 * math.pi)) / (2 * math.pi / N_SECTORS)).clamp_max(N_SECTORS - 1)
     secs = [(sector == k).to(m.dtype) for k in range(N_SECTORS)]
     return torch.cat([r * q for r in rings for q in secs], dim=1)
@@ -95,11 +96,10 @@ class SeamNet(nn.Module):
         self.conv1 = ZeroSumConv2d(3, width, 5, padding=2, bias=False)
         self.conv2 = nn.Conv2d(width, width, 3, padding=1, bias=False, padding_mode="replicate")
         n_feat = 2 * width + 3
-        self.n_regions = N_RINGS * N_SECTORS
         self.mlp = nn.Sequential(
             nn.Flatten(),
             nn.Dropout(dropout),
-            nn.Linear(n_feat * self.n_regions, hidden),
+            nn.Linear(n_feat * N_RINGS * N_SECTORS, hidden),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
             nn.Linear(hidden, 1),

@@ -119,18 +119,23 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(small_set, tmp_path, 
     assert [h["epoch"] for h in run["history"]] == [1, 2]
 
 
-def test_early_stopping_keeps_the_best_epoch(small_set, tmp_path, monkeypatch):
+def _script_val_auc(monkeypatch, good) -> None:
+    """Make the n-th call of predict_split (one per epoch, then calibration) score AUC 1.0 where
+    ``good(n)`` holds and 0.0 elsewhere, while still running the model."""
     real_predict = train_mod.predict_split
     calls = {"n": 0}
 
     def scripted(model, split, *args):
-        """Val AUC 1.0 after epoch 1, then 0.0: training must stop after `patience` bad epochs."""
         calls["n"] += 1
         real_predict(model, split, *args)
-        good = calls["n"] == 1 or calls["n"] > 3
-        return (split.labels if good else 1 - split.labels).astype(np.float32) * 4 - 2
+        return (split.labels if good(calls["n"]) else 1 - split.labels).astype(np.float32) * 4 - 2
 
     monkeypatch.setattr(train_mod, "predict_split", scripted)
+
+
+def test_early_stopping_keeps_the_best_epoch(small_set, tmp_path, monkeypatch):
+    # val AUC 1.0 after epoch 1, then 0.0: training must stop after `patience` bad epochs
+    _script_val_auc(monkeypatch, lambda n: n == 1 or n > 3)
     result = train_detector([small_set], "meso4", tmp_path / "run", replace(FAST, epochs=6, patience=2))
     assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 1
     history = json.loads((tmp_path / "run" / "run.json").read_text())["history"]
@@ -140,16 +145,8 @@ def test_early_stopping_keeps_the_best_epoch(small_set, tmp_path, monkeypatch):
 def test_cli_patience_zero_runs_every_epoch_and_keeps_the_best(small_set, tmp_path, monkeypatch):
     from fakescope.cli import main
 
-    real_predict = train_mod.predict_split
-    calls = {"n": 0}
-
-    def scripted(model, split, *args):
-        """Val AUC 1.0 after epoch 1 only: the default patience would stop at epoch 5, 0 must not."""
-        calls["n"] += 1
-        real_predict(model, split, *args)
-        return (split.labels if calls["n"] == 1 else 1 - split.labels).astype(np.float32) * 4 - 2
-
-    monkeypatch.setattr(train_mod, "predict_split", scripted)
+    # val AUC 1.0 after epoch 1 only: the default patience would stop at epoch 5, 0 must not
+    _script_val_auc(monkeypatch, lambda n: n == 1)
     argv = ["detector", "train", "--data", str(small_set), "--arch", "meso4", "--out", str(tmp_path / "run"),
             "--epochs", "6", "--steps-per-epoch", "2", "--batch-size", "8", "--input-size", "32", "--quiet",
             "--patience", "0"]
