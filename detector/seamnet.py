@@ -21,9 +21,9 @@ filters never see it (a CNN that read the hull as a plane generalised worse: 0.8
 
 Measured (testset3 + photos, self-blend share 0.5, seed 0, test split of 160 videos): video AUC
 0.913 (0.927 for a run whose rings were by mistake 0-2, 2-4 and 4-8 px), below meso4_contrast's
-0.943. Its scores separate each video's fakes from its reals by far more than the Meso-4 models'
-(mean fake minus mean real logit 4-14 per identity), but the offset between videos remained: the
-reals that score highest are a blurry, heavily compressed clip and two very smooth-skinned ones.
+0.943. Its scores separate each identity's fakes from its reals by more than the Meso-4 models'
+(mean fake minus mean real video logit 3.3-11.5 per test identity), but the offset between videos
+remained: the blurry, heavily compressed hamilton clip's reals score 4.8, above most fakes.
 186 crops/s fp32 on 2 cores (274 with bf16), under the 200 crops/s budget; not the default.
 """
 
