@@ -69,18 +69,28 @@ def save_checkpoint(
     best_state: dict[str, torch.Tensor],
     opt: torch.optim.Optimizer,
     state: dict[str, Any],
+    extra: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> None:
-    """Write tensors under step-stamped names, then the state.json that points at them."""
+    """Write tensors under step-stamped names, then the state.json that points at them.
+
+    ``extra`` holds further named state dicts (e.g. the weight average, ``"ema"``); each comes
+    back from ``load_checkpoint`` under its name."""
     ckpt_dir.mkdir(parents=True, exist_ok=True)
+    extra = extra or {}
+    if {"model", "best", "optimizer"} & set(extra):
+        raise ValueError(f"extra checkpoint tensors may not be named model, best or optimizer (got {sorted(extra)})")
     files = {
         "model": f"model-{step}.safetensors",
         "best": f"best-{step}.safetensors",
         "optimizer": f"optimizer-{step}.safetensors",
+        **{name: f"{name}-{step}.safetensors" for name in extra},
     }
     opt_tensors, opt_meta = optimizer_to_flat(opt)
     atomic_save_tensors(ckpt_dir / files["model"], model.state_dict())
     atomic_save_tensors(ckpt_dir / files["best"], best_state)
     atomic_save_tensors(ckpt_dir / files["optimizer"], opt_tensors)
+    for name, tensors in extra.items():
+        atomic_save_tensors(ckpt_dir / files[name], tensors)
     write_text_atomic(
         ckpt_dir / STATE_FILE, json.dumps(dict(state, files=files, optimizer=opt_meta), indent=1) + "\n"
     )
@@ -90,7 +100,7 @@ def save_checkpoint(
 
 
 def load_checkpoint(ckpt_dir: Path) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]] | None:
-    """(state, {'model', 'best', 'optimizer'} tensors) or None when there is no checkpoint."""
+    """(state, {'model', 'best', 'optimizer', *extra} tensors) or None when there is no checkpoint."""
     sf = ckpt_dir / STATE_FILE
     if not sf.is_file():
         return None

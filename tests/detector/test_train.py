@@ -84,8 +84,10 @@ def test_learns_an_easy_cue(tmp_path):
     assert result.metrics["test"]["frame_auc"] > 0.9
 
 
-def test_resume_after_a_crash_matches_an_uninterrupted_run(small_set, tmp_path, monkeypatch):
-    cfg = replace(FAST, checkpoint_every_s=0.0)  # checkpoint after every step
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_resume_after_a_crash_matches_an_uninterrupted_run(small_set, tmp_path, monkeypatch, ema_decay):
+    # with a weight average the average itself must survive the crash, or the shipped model drifts
+    cfg = replace(FAST, checkpoint_every_s=0.0, ema_decay=ema_decay)  # checkpoint after every step
     train_detector([small_set], "meso4", tmp_path / "straight", cfg)
 
     real_augment = train_mod.augment_batch
@@ -119,6 +121,43 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(small_set, tmp_path, 
     assert [h["epoch"] for h in run["history"]] == [1, 2]
 
 
+def test_weight_average_follows_the_documented_update_and_copies_integer_buffers():
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.BatchNorm1d(1))
+    ema = train_mod._Ema(net, 0.5)
+    start = {k: v.clone() for k, v in ema.state.items()}
+    with torch.no_grad():
+        net[0].weight.add_(1.0)
+    net[1].num_batches_tracked += 3
+    ema.update(net, step=100)  # past the ramp: decay is 0.5
+    assert torch.allclose(ema.state["0.weight"], start["0.weight"] + 0.5)
+    assert int(ema.state["1.num_batches_tracked"]) == 3
+    ema.update(net, step=0)  # ramp: decay (1 + 0) / (10 + 0) = 0.1, mostly the new weights
+    assert torch.allclose(ema.state["0.weight"], 0.1 * (start["0.weight"] + 0.5) + 0.9 * net[0].weight)
+    avg = ema.model_like(net)
+    assert avg is not net and torch.equal(avg[0].weight, ema.state["0.weight"])
+
+
+def test_a_weight_averaged_run_saves_the_average_not_the_last_weights(small_set, tmp_path, monkeypatch):
+    _script_val_auc(monkeypatch, lambda n: n != 1)  # the last epoch is the best: its average is saved
+    out = tmp_path / "run"
+    train_detector([small_set], "meso4", out, replace(FAST, ema_decay=0.9))
+    saved = load_file(out / "model.safetensors")
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    raw = load_file(out / "checkpoint" / state["files"]["model"])
+    avg = load_file(out / "checkpoint" / state["files"]["ema"])
+    assert all(torch_equal(saved[k], avg[k]) for k in saved)
+    assert not all(torch_equal(saved[k], raw[k]) for k in saved if saved[k].is_floating_point())
+    assert json.loads((out / "run.json").read_text())["ema_decay"] == 0.9
+    with pytest.raises(ValueError, match="ema_decay"):
+        train_detector([small_set], "meso4", tmp_path / "bad", replace(FAST, ema_decay=1.0))
+
+
+def torch_equal(a, b) -> bool:
+    return bool((a == b).all())
+
+
 def _script_val_auc(monkeypatch, good) -> None:
     """Make the n-th call of predict_split (one per epoch, then calibration) score AUC 1.0 where
     ``good(n)`` holds and 0.0 elsewhere, while still running the model."""
@@ -149,10 +188,11 @@ def test_cli_patience_zero_runs_every_epoch_and_keeps_the_best(small_set, tmp_pa
     _script_val_auc(monkeypatch, lambda n: n == 1)
     argv = ["detector", "train", "--data", str(small_set), "--arch", "meso4", "--out", str(tmp_path / "run"),
             "--epochs", "6", "--steps-per-epoch", "2", "--batch-size", "8", "--input-size", "32", "--quiet",
-            "--patience", "0"]
+            "--patience", "0", "--ema", "0.99"]
     assert main(argv) == 0
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert len(run["history"]) == 6 and run["metrics"]["best_epoch"] == 1
+    assert run["ema_decay"] == 0.99 and run["config"]["ema_decay"] == 0.99
 
 
 def test_validation_split_needs_both_classes(tmp_path):
