@@ -140,9 +140,7 @@ class _Ema:
     """
 
     def __init__(self, model: torch.nn.Module, decay: float, state: dict[str, torch.Tensor] | None = None) -> None:
-        if not 0.0 < decay < 1.0:
-            raise ValueError(f"ema_decay must lie in (0, 1) (got {decay}); e.g. 0.998, or 0 to turn averaging off")
-        self.decay = decay
+        self.decay = decay  # in (0, 1): train_detector checks TrainConfig.ema_decay
         src = state if state is not None else model.state_dict()
         self.state = {k: v.detach().clone() for k, v in src.items()}
 

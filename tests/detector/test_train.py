@@ -3,6 +3,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import load_file
 
 import detector.train as train_mod
@@ -122,8 +123,6 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(small_set, tmp_path, 
 
 
 def test_weight_average_follows_the_documented_update_and_copies_integer_buffers():
-    import torch
-
     net = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.BatchNorm1d(1))
     ema = train_mod._Ema(net, 0.5)
     start = {k: v.clone() for k, v in ema.state.items()}
@@ -147,15 +146,11 @@ def test_a_weight_averaged_run_saves_the_average_not_the_last_weights(small_set,
     state = json.loads((out / "checkpoint" / "state.json").read_text())
     raw = load_file(out / "checkpoint" / state["files"]["model"])
     avg = load_file(out / "checkpoint" / state["files"]["ema"])
-    assert all(torch_equal(saved[k], avg[k]) for k in saved)
-    assert not all(torch_equal(saved[k], raw[k]) for k in saved if saved[k].is_floating_point())
+    assert all(torch.equal(saved[k], avg[k]) for k in saved)
+    assert not all(torch.equal(saved[k], raw[k]) for k in saved if saved[k].is_floating_point())
     assert json.loads((out / "run.json").read_text())["ema_decay"] == 0.9
     with pytest.raises(ValueError, match="ema_decay"):
         train_detector([small_set], "meso4", tmp_path / "bad", replace(FAST, ema_decay=1.0))
-
-
-def torch_equal(a, b) -> bool:
-    return bool((a == b).all())
 
 
 def _script_val_auc(monkeypatch, good) -> None:
