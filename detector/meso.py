@@ -220,6 +220,32 @@ class Meso4Hull(nn.Module):
         return self.head(self.features(x[:, :3]), mask01)
 
 
+class Meso4XRay(Meso4Contrast):
+    """meso4_contrast plus a seam map predicted from the same features, trained where it is known.
+
+    Why (Li et al., "Face X-ray", CVPR 2020): our detectors ranked a video's self-blends above its
+    reals but carried per-video offsets, because a global label lets a network use whatever tells
+    the training videos apart (sharpness, compression, the studio). Asking the features also to
+    say *where* two images were mixed (4 a (1 - a) of the blend alpha, zero on a real face) ties
+    them to the seam itself. The seam target is exact for online self-blends and zero for reals;
+    offline fakes, whose masks we do not keep, get no seam loss. The classifier is unchanged
+    (ContrastHead), so inference costs one 3x3 conv less than it computes in training.
+    """
+
+    predicts_seam = True
+
+    def __init__(self, dropout: float = 0.2, grid: int = 16) -> None:
+        super().__init__(dropout=dropout, grid=grid)
+        self.seam = nn.Conv2d(16, 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, seam: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        f = self.features(x)
+        logits = self.head(f)
+        if not seam:
+            return logits
+        return logits, self.seam(f).squeeze(1)  # (B, S/8, S/8) seam logits
+
+
 @register_detector
 def meso4(dropout: float = 0.5) -> nn.Module:
     """Meso-4 (Afchar et al. 2018): 4 conv blocks, ~16k parameters, mesoscopic texture."""
@@ -236,6 +262,12 @@ def meso_inception4(dropout: float = 0.5) -> nn.Module:
 def meso4_contrast(dropout: float = 0.2, grid: int = 16) -> nn.Module:
     """Meso-4 features read out face-minus-surroundings (zero-sum spatial weights): video offsets cancel."""
     return Meso4Contrast(dropout=dropout, grid=grid)
+
+
+@register_detector
+def meso4_xray(dropout: float = 0.2, grid: int = 16) -> nn.Module:
+    """meso4_contrast trained to also map the blend seam (Face X-ray); train with --sbi and --seam."""
+    return Meso4XRay(dropout=dropout, grid=grid)
 
 
 @register_detector(in_channels=4)

@@ -89,13 +89,35 @@ def plan_batch(
     return BatchPlan(index, blend, all_seeds, twin)
 
 
-def materialize(split: CropSplit, plan: BatchPlan, sel: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Images and labels of the ``sel`` part of ``plan`` (a rank's slice under DDP)."""
+def materialize(
+    split: CropSplit, plan: BatchPlan, sel: slice | np.ndarray, alphas: bool = False
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Images and labels of the ``sel`` part of ``plan`` (a rank's slice under DDP).
+
+    With ``alphas`` also each sample's blend alpha (N, H, W) float32: the mask a self-blend was
+    mixed with, zeros for every other sample (for the seam loss, see :func:`seam_target`).
+    """
     index, blend, seeds = plan.index[sel], plan.blend[sel], plan.seeds[sel]
     images, labels = split.images[index], split.labels[index]  # fancy indexing: fresh arrays
     if blend.any() and split.masks is None:
         raise ValueError("the plan holds self-blends but the crops carry no face masks")
+    alpha = np.zeros(images.shape[:3], np.float32) if alphas else None
     for i in np.flatnonzero(blend):
-        images[i] = self_blend_hull(images[i], split.masks[index[i]], np.random.default_rng(int(seeds[i])))[0]
+        images[i], a, _ = self_blend_hull(images[i], split.masks[index[i]], np.random.default_rng(int(seeds[i])))
         labels[i] = 1
-    return images, labels
+        if alpha is not None:
+            alpha[i] = a
+    return (images, labels) if alpha is None else (images, labels, alpha)
+
+
+def seam_known(plan: BatchPlan, labels: np.ndarray, sel: slice | np.ndarray) -> np.ndarray:
+    """Which samples have a known seam map: online self-blends (their alpha) and reals (no seam).
+    Offline fakes of the test set do not keep their masks, so they get no seam loss."""
+    return plan.blend[sel] | (labels == 0)
+
+
+def seam_target(alpha: np.ndarray) -> np.ndarray:
+    """Face X-ray's boundary ``4 a (1 - a)``: 1 where two images were mixed half and half, 0 on
+    pixels taken wholly from one of them (every pixel of a real face)."""
+    a = np.asarray(alpha, np.float32)
+    return 4.0 * a * (1.0 - a)

@@ -34,7 +34,7 @@ from .distributed import Dist
 from .evaluate import auc_or_none, predict_split, split_metrics, video_scores
 from .io import preprocess_crops, save_model
 from .registry import DetectorSpec, create_detector, detector_spec
-from .sbi import materialize, plan_batch, real_weights
+from .sbi import materialize, plan_batch, real_weights, seam_known, seam_target
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class TrainConfig:
     fusion_holdout: bool = False  # keep half the val identities away for the fusion fit (fakescope.splits)
     sbi_fraction: float = 0.0  # share of each batch that is real crops paired with fresh self-blends (detector.sbi)
     ema_decay: float = 0.0  # > 0: validate, select and save an exponential moving average of the weights (_Ema)
+    seam_weight: float = 0.0  # > 0: add this times the seam-map loss (Face X-ray; archs with predicts_seam)
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     eval_batch_size: int = 128
 
@@ -100,8 +101,9 @@ _RESUME_KEYS = (
     "exclude_methods",
     "sbi_fraction",
     "ema_decay",
+    "seam_weight",
 )
-_RESUME_DEFAULTS = {"ema_decay": 0.0}  # keys added later: runs recorded before them had this value
+_RESUME_DEFAULTS = {"ema_decay": 0.0, "seam_weight": 0.0}  # keys added later: runs recorded before them had this value
 
 
 def code_version() -> dict[str, Any]:
@@ -182,6 +184,7 @@ def _run_record(arch: str, cfg: TrainConfig, data: CropData) -> dict[str, Any]:
         "exclude_methods": cfg.exclude_methods,
         "sbi_fraction": cfg.sbi_fraction,
         "ema_decay": cfg.ema_decay,
+        "seam_weight": cfg.seam_weight,
         "manifest_hash": data.manifest_hash,
         "manifests": [{"dir": d, "sha256": h} for d, h in data.manifests],
         "counts": counts,
@@ -189,6 +192,42 @@ def _run_record(arch: str, cfg: TrainConfig, data: CropData) -> dict[str, Any]:
         "code": code_version(),
     }
     return json.loads(json.dumps(run))  # tuples -> lists: compares equal to a stored run.json
+
+
+def _check_seam(arch: str, cfg: TrainConfig) -> None:
+    if cfg.seam_weight < 0:
+        raise ValueError(f"seam_weight must be >= 0 (got {cfg.seam_weight}); e.g. 1.0, or 0 to train without the seam loss")
+    if cfg.seam_weight == 0:
+        return
+    if cfg.sbi_fraction == 0:
+        raise ValueError("the seam loss learns from online self-blends, whose masks are known; pass --sbi (e.g. 0.5)")
+    if not getattr(type(create_detector(arch, **cfg.arch_kwargs)), "predicts_seam", False):
+        raise ValueError(f"{arch} predicts no seam map; pick meso4_xray or train with --seam 0")
+
+
+def _augment_planes(
+    imgs: np.ndarray, masks: np.ndarray | None, alpha: np.ndarray | None, cfg: AugmentConfig, seeds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Augment crops with per-sample seeds; the face hull and the blend alpha, where given, are
+    mirrored with their crop (the only geometric augmentation)."""
+    if masks is None and alpha is None:
+        return augment_batch(imgs, None, cfg, seeds=seeds), None, None
+    planes = [p.astype(np.float32) for p in (masks, alpha) if p is not None]
+    imgs, stacked = augment_batch_with_masks(imgs, np.stack(planes, axis=-1), cfg, seeds)
+    out_masks = None if masks is None else stacked[..., 0].astype(masks.dtype)
+    out_alpha = None if alpha is None else stacked[..., -1]
+    return imgs, out_masks, out_alpha
+
+
+def _seam_loss(seam_logits: torch.Tensor, alpha: np.ndarray, known: np.ndarray) -> torch.Tensor:
+    """Mean BCE between the predicted seam map and 4 a (1 - a) pooled to its grid, over samples
+    whose seam is known; 0 (with a gradient graph) when the slice holds none."""
+    if not known.any():
+        return seam_logits.sum() * 0.0
+    k = torch.from_numpy(np.flatnonzero(known))
+    target = torch.from_numpy(seam_target(alpha[known.astype(bool)]))[:, None]
+    target = F.adaptive_avg_pool2d(target, seam_logits.shape[-2:])[:, 0]
+    return F.binary_cross_entropy_with_logits(seam_logits[k], target)
 
 
 def _check_data(data: CropData, spec: DetectorSpec) -> None:
@@ -243,6 +282,7 @@ def train_detector(
     if not 0.0 <= cfg.ema_decay < 1.0:
         raise ValueError(f"ema_decay must lie in [0, 1) (got {cfg.ema_decay}); e.g. 0.998, or 0 to turn averaging off")
     spec = detector_spec(arch)
+    _check_seam(arch, cfg)
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / "checkpoint"
     dirs = [Path(d) for d in testset_dirs]
@@ -327,18 +367,26 @@ def train_detector(
             plan = plan_batch(rng, cfg.batch_size, weights, cfg.sbi_fraction, sbi_weights)
             seeds = None if cfg.augment is None else plan.tie(rng.integers(0, 2**63 - 1, size=cfg.batch_size))
             mine = dist.shard(cfg.batch_size)
-            imgs, labels = materialize(train, plan, mine)
+            alpha = None
+            if cfg.seam_weight > 0:
+                imgs, labels, alpha = materialize(train, plan, mine, alphas=True)
+            else:
+                imgs, labels = materialize(train, plan, mine)
             # a blend keeps its source's hull: the landmarks of a self-blended face do not move
             masks = train.masks[plan.index[mine]] if spec.needs_mask else None
-            if seeds is not None and masks is not None:
-                imgs, masks = augment_batch_with_masks(imgs, masks, cfg.augment, seeds[mine])
-            elif seeds is not None:  # degradations come after the blend, as a platform's would
-                imgs = augment_batch(imgs, rng, cfg.augment, seeds=seeds[mine])
+            if seeds is not None:  # degradations come after the blend, as a platform's would
+                imgs, masks, alpha = _augment_planes(imgs, masks, alpha, cfg.augment, seeds[mine])
             for g in opt.param_groups:
                 g["lr"] = _lr_at(prog.global_step, total_steps, cfg)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                logits = net(preprocess_crops(imgs, cfg.input_size, *norm, masks))
+                x = preprocess_crops(imgs, cfg.input_size, *norm, masks)
+                if alpha is None:
+                    logits = net(x)
+                else:
+                    logits, seam_logits = net(x, seam=True)
             loss = F.binary_cross_entropy_with_logits(logits.float(), torch.from_numpy(labels).float())
+            if alpha is not None:
+                loss = loss + cfg.seam_weight * _seam_loss(seam_logits.float(), alpha, seam_known(plan, labels, mine))
             opt.zero_grad(set_to_none=True)
             loss.backward()  # under DDP: gradients averaged over ranks = gradient of the global mean loss
             opt.step()

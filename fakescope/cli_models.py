@@ -92,6 +92,7 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
                       resume=args.resume, progress=not args.quiet, bf16=args.bf16,
                       exclude_methods=tuple(args.exclude_method or ()), steps_per_epoch=args.steps_per_epoch,
                       fusion_holdout=args.fusion_holdout, sbi_fraction=args.sbi, ema_decay=args.ema,
+                      seam_weight=args.seam,
                       patience=args.patience if args.patience > 0 else args.epochs + 1,
                       arch_kwargs=json.loads(args.arch_kwargs))
     dist = init_from_env() if args.distributed else Dist()
@@ -179,6 +180,9 @@ def register(sub: argparse._SubParsersAction, parser_class: type[argparse.Argume
     dt.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                     help="validate, select and save an exponential moving average of the weights (e.g. 0.998; "
                          "0, the default, keeps the raw weights)")
+    dt.add_argument("--seam", type=float, default=0.0, metavar="WEIGHT",
+                    help="with --sbi and an arch that maps seams (meso4_xray): weight of the Face X-ray seam-map "
+                         "loss on online self-blends and reals (e.g. 1.0)")
     dt.add_argument("--resume", action="store_true")
     dt.add_argument("--seed", type=int, default=0)
     dt.add_argument("--quiet", action="store_true")

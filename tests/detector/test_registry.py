@@ -22,6 +22,11 @@ def test_forward_backward_one_logit_per_image(name):
     logits = model(x)
     assert logits.shape == (3,)
     loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor([0.0, 1.0, 1.0]))
+    if getattr(model, "predicts_seam", False):  # its seam head learns from the seam loss only
+        logits_too, seam = model(x, seam=True)
+        assert logits_too.shape == (3,)
+        assert seam.shape == (3, 8, 8)  # one seam logit per 8x8 input block
+        loss = loss + torch.sigmoid(seam).mean()
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)

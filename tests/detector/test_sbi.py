@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from detector.data import load_crops
-from detector.sbi import materialize, plan_batch, real_weights
+from detector.sbi import materialize, plan_batch, real_weights, seam_known, seam_target
 from detector.train import TrainConfig, train_detector
 
 from .conftest import build_testset, with_face_masks
@@ -71,3 +71,24 @@ def test_each_self_blend_shares_its_real_twins_augmentation_seed(masked_set):
     assert np.array_equal(tied[~plan.blend], seeds[~plan.blend])  # everything else keeps its own draw
     no_sbi = plan_batch(np.random.default_rng(1), 8, train.balanced_weights(), 0.0, None)
     assert np.array_equal(no_sbi.tie(seeds[:8]), seeds[:8])
+
+
+def test_blend_alphas_mark_where_a_self_blend_changed_pixels_and_are_zero_elsewhere(masked_set):
+    train = load_crops([masked_set], 48).splits["train"]
+    plan = plan_batch(np.random.default_rng(1), 16, train.balanced_weights(), 0.5, real_weights(train))
+    images, labels, alpha = materialize(train, plan, slice(None), alphas=True)
+    again, _ = materialize(train, plan, slice(None))
+    assert np.array_equal(images, again)  # asking for the alphas changes no pixel
+    assert alpha.shape == images.shape[:3] and alpha.dtype == np.float32
+    assert not alpha[~plan.blend].any()
+    for img, a, src in zip(images[plan.blend], alpha[plan.blend], plan.index[plan.blend], strict=True):
+        changed = np.abs(img.astype(int) - train.images[src].astype(int)).sum(axis=2) > 0
+        assert a.max() > 0 and not changed[a == 0].any()  # every changed pixel lies under the alpha
+    known = seam_known(plan, labels, slice(None))
+    assert known[plan.blend].all() and known[labels == 0].all()
+    assert not known[(labels == 1) & ~plan.blend].any()  # offline fakes: mask unknown, no seam loss
+
+
+def test_seam_target_peaks_where_two_images_mix_half_and_half():
+    a = np.array([0.0, 0.25, 0.5, 1.0], np.float32)
+    assert np.allclose(seam_target(a), [0.0, 0.75, 1.0, 0.0])

@@ -8,6 +8,7 @@ from safetensors.torch import load_file
 
 import detector.train as train_mod
 from detector.io import load_model
+from detector.registry import create_detector
 from detector.train import TrainConfig, train_detector
 
 from .conftest import build_testset, with_face_masks
@@ -211,3 +212,35 @@ def test_bf16_autocast_training_and_rerun_of_a_finished_run(small_set, tmp_path)
     again = train_detector([small_set], "patchgan", tmp_path / "run", replace(cfg, resume=True))
     assert again.epochs_run == 1  # nothing left to train: only re-calibrates and re-saves the same weights
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == weights
+
+
+def test_seam_loss_trains_the_seam_map_and_refuses_what_cannot_learn_it(small_set, tmp_path):
+    masked = with_face_masks(small_set)
+    cfg = TrainConfig(epochs=1, batch_size=8, input_size=32, steps_per_epoch=3, warmup_steps=1, progress=False,
+                      max_frames_per_video=4, eval_batch_size=64, sbi_fraction=0.5, seam_weight=1.0)
+    out = tmp_path / "xray"
+    torch.manual_seed(0)
+    before = create_detector("meso4_xray").seam.weight.detach().clone()
+    train_detector([masked], "meso4_xray", out, cfg)
+    assert json.loads((out / "run.json").read_text())["seam_weight"] == 1.0
+    loaded = load_model(out)
+    assert not torch.equal(loaded.model.seam.weight, before)  # the seam head received gradients
+    with pytest.raises(ValueError, match="seam_weight"):
+        train_detector([masked], "meso4_xray", out, replace(cfg, resume=True, seam_weight=2.0))
+    with pytest.raises(ValueError, match="predicts no seam map"):
+        train_detector([masked], "meso4_contrast", tmp_path / "a", cfg)
+    with pytest.raises(ValueError, match="--sbi"):
+        train_detector([masked], "meso4_xray", tmp_path / "b", replace(cfg, sbi_fraction=0.0))
+
+
+def test_seam_loss_counts_only_samples_whose_seam_is_known():
+    alpha = np.zeros((3, 16, 16), np.float32)
+    alpha[0, :, :8] = 0.5  # a half-strength blend over the left half: target 1 there, 0 on the right
+    logits = torch.full((3, 2, 2), -20.0)
+    logits[0, :, 0] = 20.0
+    known = np.array([True, True, False])
+    perfect = train_mod._seam_loss(logits, alpha, known).item()
+    assert perfect < 1e-3  # right on the known two; the third (an offline fake) would cost ~20
+    assert train_mod._seam_loss(-logits, alpha, known).item() > 5
+    none = train_mod._seam_loss(logits.requires_grad_(), alpha, np.zeros(3, bool))
+    assert none.item() == 0.0 and none.requires_grad
