@@ -228,22 +228,33 @@ class Meso4XRay(Meso4Contrast):
     the training videos apart (sharpness, compression, the studio). Asking the features also to
     say *where* two images were mixed (4 a (1 - a) of the blend alpha, zero on a real face) ties
     them to the seam itself. The seam target is exact for online self-blends and zero for reals;
-    offline fakes, whose masks we do not keep, get no seam loss. The classifier is unchanged
-    (ContrastHead), so inference costs one 3x3 conv less than it computes in training.
+    offline fakes, whose masks we do not keep, get no seam loss. By default the classifier is
+    ContrastHead alone and the seam map is training-only; ``readout=True`` adds the mean of the
+    top 10% seam logits (learnt gain) to the logit, so the class loss on offline fakes teaches the
+    seam map too.
     """
 
     predicts_seam = True
 
-    def __init__(self, dropout: float = 0.2, grid: int = 16) -> None:
+    def __init__(self, dropout: float = 0.2, grid: int = 16, readout: bool = False) -> None:
         super().__init__(dropout=dropout, grid=grid)
         self.seam = nn.Conv2d(16, 1, 3, padding=1)
+        self.readout = readout
+        if readout:  # the logit also rises with the strongest seam evidence (mean of the top 10% cells)
+            self.seam_gain = nn.Parameter(torch.tensor(0.5))
+            self.seam_bias = nn.Parameter(torch.tensor(2.0))  # seam logits of a real face sit well below 0
 
     def forward(self, x: torch.Tensor, seam: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         f = self.features(x)
         logits = self.head(f)
-        if not seam:
+        if not (seam or self.readout):
             return logits
-        return logits, self.seam(f).squeeze(1)  # (B, S/8, S/8) seam logits
+        s = self.seam(f).squeeze(1)  # (B, S/8, S/8) seam logits
+        if self.readout:
+            flat = s.flatten(1)
+            top = flat.topk(max(1, flat.shape[1] // 10), dim=1).values.mean(dim=1)
+            logits = logits + self.seam_gain * (top + self.seam_bias)
+        return (logits, s) if seam else logits
 
 
 @register_detector
@@ -265,9 +276,9 @@ def meso4_contrast(dropout: float = 0.2, grid: int = 16) -> nn.Module:
 
 
 @register_detector
-def meso4_xray(dropout: float = 0.2, grid: int = 16) -> nn.Module:
+def meso4_xray(dropout: float = 0.2, grid: int = 16, readout: bool = False) -> nn.Module:
     """meso4_contrast trained to also map the blend seam (Face X-ray); train with --sbi and --seam."""
-    return Meso4XRay(dropout=dropout, grid=grid)
+    return Meso4XRay(dropout=dropout, grid=grid, readout=readout)
 
 
 @register_detector(in_channels=4)

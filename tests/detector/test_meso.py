@@ -71,3 +71,18 @@ def test_hull_head_follows_the_face_mask_and_ignores_a_shared_offset():
     x = torch.randn(2, 4, 128, 128)
     x[:, 3] = mask.repeat_interleave(2, 1).repeat_interleave(2, 2) * 2 - 1
     assert Meso4Hull().eval()(x).shape == (2,)
+
+
+def test_xray_readout_adds_the_strongest_seam_evidence_to_the_logit():
+    from detector.registry import create_detector
+
+    torch.manual_seed(0)
+    plain = create_detector("meso4_xray").eval()
+    read = create_detector("meso4_xray", readout=True).eval()
+    read.load_state_dict(plain.state_dict(), strict=False)  # same features, head and seam conv
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        base, seam = plain(x, seam=True)
+        with_seam = read(x)
+    top = seam.flatten(1).topk(6, dim=1).values.mean(dim=1)  # 64 cells -> the top 6
+    assert torch.allclose(with_seam, base + 0.5 * (top + 2.0), atol=1e-5)
