@@ -22,6 +22,13 @@ class AugmentConfig:
     resize_factor: tuple[float, float] = (0.4, 0.9)
     jitter: float = 0.2  # brightness/contrast/saturation amplitude
     flip: bool = True
+    defocus: float = 0.0  # probability of blurring what lies beyond the face (needs the face hull)
+    defocus_sigma: tuple[float, float] = (1.0, 4.0)  # Gaussian sigma in crop pixels
+    defocus_margin: tuple[float, float] = (0.08, 0.25)  # hull dilation kept sharp, in face widths
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.defocus <= 1.0:
+            raise ValueError(f"defocus is a probability in [0, 1] (got {self.defocus}); e.g. 0.3, or 0 to turn it off")
 
 
 def augment_crop(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
@@ -29,10 +36,15 @@ def augment_crop(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) 
     return _augment(img, rng, cfg)[0]
 
 
-def _augment(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> tuple[np.ndarray, bool]:
+def _augment(
+    img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig, hull: np.ndarray | None = None
+) -> tuple[np.ndarray, bool]:
     """The augmented crop and whether it was mirrored (the only geometric change: a face mask
-    must follow it; resizing, blur and JPEG leave the geometry alone)."""
+    must follow it; resizing, blur and JPEG leave the geometry alone). ``hull`` (the crop's face
+    mask, unmirrored) enables the background defocus."""
     out = img
+    if cfg.defocus > 0 and hull is not None and rng.random() < cfg.defocus:  # a scene property: first
+        out = defocus_background(out, hull, rng, cfg)
     flipped = bool(cfg.flip and rng.random() < 0.5)
     if flipped:
         out = out[:, ::-1]
@@ -51,6 +63,28 @@ def _augment(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> t
         if ok:
             out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     return np.ascontiguousarray(out), flipped
+
+
+def defocus_background(img: np.ndarray, hull: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """Blur everything beyond a dilated face hull, as a shallow depth of field does.
+
+    Why: in studio footage (the HDTF news clips) the face is in focus and the background is not,
+    so the face looks much sharper than its surroundings (inner/outer log-Laplacian energy +1.0
+    to +1.4 on two test identities, -0.2 to +0.8 on every training identity). A detector that
+    learnt "a face blurrier than its surroundings is pasted" then calls those reals very real and
+    misses their self-blends. Defocusing the background of reals and fakes alike, with a sharp
+    margin around the landmark hull so the seam band is untouched, removes that shortcut.
+    """
+    m = (np.asarray(hull) > (127 if hull.dtype == np.uint8 else 0.5)).astype(np.uint8)
+    ys, xs = np.nonzero(m)
+    if len(xs) < 16:
+        return img
+    face_w = float(max(np.ptp(xs), np.ptp(ys), 8.0))
+    k = 2 * int(round(rng.uniform(*cfg.defocus_margin) * face_w / 2)) + 1
+    keep = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))).astype(np.float32)
+    keep = cv2.GaussianBlur(keep, (0, 0), max(1.0, k / 4))[..., None]  # a soft focus fall-off
+    blurred = cv2.GaussianBlur(np.ascontiguousarray(img), (0, 0), rng.uniform(*cfg.defocus_sigma))
+    return np.clip(keep * img + (1.0 - keep) * blurred + 0.5, 0, 255).astype(np.uint8)
 
 
 def _colour_jitter(img: np.ndarray, rng: np.random.Generator, amp: float) -> np.ndarray:
@@ -75,15 +109,16 @@ def augment_batch(
 
 
 def augment_batch_with_masks(
-    imgs: np.ndarray, masks: np.ndarray, cfg: AugmentConfig, seeds: np.ndarray
+    imgs: np.ndarray, masks: np.ndarray, cfg: AugmentConfig, seeds: np.ndarray, hulls: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``augment_batch`` with per-crop seeds that also mirrors each face mask with its crop, for
-    detectors that read the mask (registered with ``in_channels=4``)."""
-    if not (len(seeds) == len(imgs) == len(masks)):
+    """``augment_batch`` with per-crop seeds that also mirrors each mask plane with its crop: the
+    face mask of detectors that read it (``in_channels=4``), a blend alpha for the seam loss.
+    ``hulls`` (the face masks) enable ``cfg.defocus``."""
+    if not (len(seeds) == len(imgs) == len(masks)) or (hulls is not None and len(hulls) != len(imgs)):
         raise ValueError(f"got {len(imgs)} crops, {len(masks)} masks and {len(seeds)} seeds; pass one of each per crop")
     out_i, out_m = [], []
-    for im, m, s in zip(imgs, masks, seeds, strict=True):
-        a, flipped = _augment(im, np.random.default_rng(int(s)), cfg)
+    for i, (im, m, s) in enumerate(zip(imgs, masks, seeds, strict=True)):
+        a, flipped = _augment(im, np.random.default_rng(int(s)), cfg, None if hulls is None else hulls[i])
         out_i.append(a)
         out_m.append(np.ascontiguousarray(m[:, ::-1]) if flipped else m)
     return np.stack(out_i), np.stack(out_m)

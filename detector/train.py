@@ -206,14 +206,20 @@ def _check_seam(arch: str, cfg: TrainConfig) -> None:
 
 
 def _augment_planes(
-    imgs: np.ndarray, masks: np.ndarray | None, alpha: np.ndarray | None, cfg: AugmentConfig, seeds: np.ndarray
+    imgs: np.ndarray,
+    masks: np.ndarray | None,
+    alpha: np.ndarray | None,
+    hulls: np.ndarray | None,
+    cfg: AugmentConfig,
+    seeds: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Augment crops with per-sample seeds; the face hull and the blend alpha, where given, are
-    mirrored with their crop (the only geometric augmentation)."""
-    if masks is None and alpha is None:
+    """Augment crops with per-sample seeds; the model's mask plane and the blend alpha, where
+    given, are mirrored with their crop (the only geometric augmentation); ``hulls`` feed the
+    background defocus (a self-blend and its twin share hull and seed, so they share the blur)."""
+    if masks is None and alpha is None and (hulls is None or cfg.defocus == 0):
         return augment_batch(imgs, None, cfg, seeds=seeds), None, None
-    planes = [p.astype(np.float32) for p in (masks, alpha) if p is not None]
-    imgs, stacked = augment_batch_with_masks(imgs, np.stack(planes, axis=-1), cfg, seeds)
+    planes = [p.astype(np.float32) for p in (masks, alpha) if p is not None] or [np.zeros(imgs.shape[:3], np.float32)]
+    imgs, stacked = augment_batch_with_masks(imgs, np.stack(planes, axis=-1), cfg, seeds, hulls)
     out_masks = None if masks is None else stacked[..., 0].astype(masks.dtype)
     out_alpha = None if alpha is None else stacked[..., -1]
     return imgs, out_masks, out_alpha
@@ -348,6 +354,8 @@ def train_detector(
             "online self-blends; pass --sbi (e.g. 0.5) or leave the photo set out of --data"
         )
     sbi_weights = real_weights(train) if cfg.sbi_fraction > 0 else None
+    if cfg.augment is not None and cfg.augment.defocus > 0 and train.masks is None:
+        raise ValueError("background defocus needs the face masks of the crops; rebuild the test set or pass --defocus 0")
     steps_per_epoch = cfg.steps_per_epoch or max(1, math.ceil(len(train) / cfg.batch_size))
     total_steps = steps_per_epoch * cfg.epochs
     last_ckpt = time.monotonic()
@@ -373,9 +381,10 @@ def train_detector(
             else:
                 imgs, labels = materialize(train, plan, mine)
             # a blend keeps its source's hull: the landmarks of a self-blended face do not move
-            masks = train.masks[plan.index[mine]] if spec.needs_mask else None
+            hulls = train.masks[plan.index[mine]] if train.masks is not None else None
+            masks = hulls if spec.needs_mask else None
             if seeds is not None:  # degradations come after the blend, as a platform's would
-                imgs, masks, alpha = _augment_planes(imgs, masks, alpha, cfg.augment, seeds[mine])
+                imgs, masks, alpha = _augment_planes(imgs, masks, alpha, hulls, cfg.augment, seeds[mine])
             for g in opt.param_groups:
                 g["lr"] = _lr_at(prog.global_step, total_steps, cfg)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):

@@ -86,13 +86,14 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
 
     if args.distributed and not under_torchrun():
         return _launch_torchrun(args)
+    from detector.augment import AugmentConfig
     from detector.train import TrainConfig, train_detector
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, input_size=args.input_size, seed=args.seed,
                       resume=args.resume, progress=not args.quiet, bf16=args.bf16,
                       exclude_methods=tuple(args.exclude_method or ()), steps_per_epoch=args.steps_per_epoch,
                       fusion_holdout=args.fusion_holdout, sbi_fraction=args.sbi, ema_decay=args.ema,
-                      seam_weight=args.seam,
+                      seam_weight=args.seam, augment=AugmentConfig(defocus=args.defocus),
                       patience=args.patience if args.patience > 0 else args.epochs + 1,
                       arch_kwargs=json.loads(args.arch_kwargs))
     dist = init_from_env() if args.distributed else Dist()
@@ -183,6 +184,9 @@ def register(sub: argparse._SubParsersAction, parser_class: type[argparse.Argume
     dt.add_argument("--seam", type=float, default=0.0, metavar="WEIGHT",
                     help="with --sbi and an arch that maps seams (meso4_xray): weight of the Face X-ray seam-map "
                          "loss on online self-blends and reals (e.g. 1.0)")
+    dt.add_argument("--defocus", type=float, default=0.0, metavar="P",
+                    help="probability of blurring the background beyond the face hull, reals and fakes alike, "
+                         "so a face sharper than a defocused studio background is not taken as a sign of a real")
     dt.add_argument("--resume", action="store_true")
     dt.add_argument("--seed", type=int, default=0)
     dt.add_argument("--quiet", action="store_true")

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from detector.augment import AugmentConfig, augment_batch, augment_batch_with_masks, augment_crop
 
@@ -50,3 +51,22 @@ def test_masks_follow_their_crops_through_the_mirror():
     assert any(mirrored) and not all(mirrored)
     for m, flip in zip(out_masks, mirrored, strict=True):
         assert np.array_equal(m, masks[0][:, ::-1] if flip else masks[0])
+
+
+def test_defocus_blurs_only_beyond_the_face_hull_and_follows_the_seed():
+    from detector.augment import AugmentConfig, augment_batch_with_masks, defocus_background
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, size=(96, 96, 3), dtype=np.uint8)  # sharp noise everywhere
+    hull = np.zeros((96, 96), np.uint8)
+    hull[30:66, 30:66] = 255
+    cfg = AugmentConfig(defocus=1.0, defocus_sigma=(3.0, 3.0), defocus_margin=(0.1, 0.1))
+    out = defocus_background(img, hull, np.random.default_rng(1), cfg)
+    assert np.array_equal(out[34:62, 34:62], img[34:62, 34:62])  # the face (and its seam band) stays sharp
+    assert out[:12].astype(float).std() < 0.5 * img[:12].astype(float).std()  # the background is blurred
+    # with the hull and one seed, a crop and its self-blend twin get the same defocus
+    imgs, seeds = np.stack([img, img]), np.array([7, 7])
+    a, _ = augment_batch_with_masks(imgs, np.zeros((2, 96, 96), np.float32), cfg, seeds, np.stack([hull, hull]))
+    assert np.array_equal(a[0], a[1]) and not np.array_equal(a[0], img)
+    with pytest.raises(ValueError, match="defocus is a probability"):
+        AugmentConfig(defocus=1.5)
