@@ -34,7 +34,7 @@ from .distributed import Dist
 from .evaluate import auc_or_none, predict_split, split_metrics, video_scores
 from .io import preprocess_crops, save_model
 from .registry import DetectorSpec, create_detector, detector_spec
-from .sbi import materialize, plan_batch, real_weights, seam_known, seam_target
+from .sbi import BatchPlan, materialize, plan_batch, real_weights, seam_known, seam_target
 
 
 @dataclass(frozen=True)
@@ -225,6 +225,23 @@ def _augment_planes(
     return imgs, out_masks, out_alpha
 
 
+def _defocus_hulls(
+    hulls: np.ndarray | None, plan: BatchPlan, labels: np.ndarray, sel: slice, cfg: AugmentConfig
+) -> np.ndarray | None:
+    """The hulls that drive background defocus: those of reals and online self-blends only.
+
+    Why: a generator's swap or warp is blurrier than the footage around it, a real cue that
+    defocusing the background of offline fakes erased (test AUC of warps 0.98 -> 0.87 when every
+    crop was defocused). A real and its fresh blend share the defocus, so "soft background" stays
+    uninformative on its own; an empty hull turns it off for every other sample.
+    """
+    if hulls is None or cfg.defocus == 0:
+        return hulls
+    out = hulls.copy()
+    out[~seam_known(plan, labels, sel)] = 0
+    return out
+
+
 def _seam_loss(seam_logits: torch.Tensor, alpha: np.ndarray, known: np.ndarray) -> torch.Tensor:
     """Mean BCE between the predicted seam map and 4 a (1 - a) pooled to its grid, over samples
     whose seam is known; 0 (with a gradient graph) when the slice holds none."""
@@ -384,7 +401,8 @@ def train_detector(
             hulls = train.masks[plan.index[mine]] if train.masks is not None else None
             masks = hulls if spec.needs_mask else None
             if seeds is not None:  # degradations come after the blend, as a platform's would
-                imgs, masks, alpha = _augment_planes(imgs, masks, alpha, hulls, cfg.augment, seeds[mine])
+                focus = _defocus_hulls(hulls, plan, labels, mine, cfg.augment)
+                imgs, masks, alpha = _augment_planes(imgs, masks, alpha, focus, cfg.augment, seeds[mine])
             for g in opt.param_groups:
                 g["lr"] = _lr_at(prog.global_step, total_steps, cfg)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
