@@ -244,3 +244,15 @@ def test_seam_loss_counts_only_samples_whose_seam_is_known():
     assert train_mod._seam_loss(-logits, alpha, known).item() > 5
     none = train_mod._seam_loss(logits.requires_grad_(), alpha, np.zeros(3, bool))
     assert none.item() == 0.0 and none.requires_grad
+
+
+def test_defocus_is_applied_to_reals_and_online_blends_only():
+    from detector.augment import AugmentConfig
+    from detector.sbi import BatchPlan
+
+    hulls = np.full((4, 8, 8), 255, np.uint8)
+    plan = BatchPlan(np.arange(4), np.array([False, False, False, True]), np.zeros(4, np.int64), np.array([-1, -1, -1, 2]))
+    labels = np.array([0, 1, 0, 1])  # a real, an offline fake, a real and its fresh self-blend
+    out = train_mod._defocus_hulls(hulls, plan, labels, slice(None), AugmentConfig(defocus=0.5))
+    assert [bool(h.any()) for h in out] == [True, False, True, True]
+    assert train_mod._defocus_hulls(hulls, plan, labels, slice(None), AugmentConfig()) is hulls  # off: untouched
