@@ -247,10 +247,10 @@ def _seam_loss(seam_logits: torch.Tensor, alpha: np.ndarray, known: np.ndarray) 
     whose seam is known; 0 (with a gradient graph) when the slice holds none."""
     if not known.any():
         return seam_logits.sum() * 0.0
-    k = torch.from_numpy(np.flatnonzero(known))
-    target = torch.from_numpy(seam_target(alpha[known.astype(bool)]))[:, None]
+    idx = np.flatnonzero(known)
+    target = torch.from_numpy(seam_target(alpha[idx]))[:, None]
     target = F.adaptive_avg_pool2d(target, seam_logits.shape[-2:])[:, 0]
-    return F.binary_cross_entropy_with_logits(seam_logits[k], target)
+    return F.binary_cross_entropy_with_logits(seam_logits[torch.from_numpy(idx)], target)
 
 
 def _check_data(data: CropData, spec: DetectorSpec) -> None:
@@ -371,7 +371,8 @@ def train_detector(
             "online self-blends; pass --sbi (e.g. 0.5) or leave the photo set out of --data"
         )
     sbi_weights = real_weights(train) if cfg.sbi_fraction > 0 else None
-    if cfg.augment is not None and cfg.augment.defocus > 0 and train.masks is None:
+    defocus = cfg.augment is not None and cfg.augment.defocus > 0
+    if defocus and train.masks is None:
         raise ValueError("background defocus needs the face masks of the crops; rebuild the test set or pass --defocus 0")
     steps_per_epoch = cfg.steps_per_epoch or max(1, math.ceil(len(train) / cfg.batch_size))
     total_steps = steps_per_epoch * cfg.epochs
@@ -398,7 +399,7 @@ def train_detector(
             else:
                 imgs, labels = materialize(train, plan, mine)
             # a blend keeps its source's hull: the landmarks of a self-blended face do not move
-            hulls = train.masks[plan.index[mine]] if train.masks is not None else None
+            hulls = train.masks[plan.index[mine]] if spec.needs_mask or defocus else None
             masks = hulls if spec.needs_mask else None
             if seeds is not None:  # degradations come after the blend, as a platform's would
                 focus = _defocus_hulls(hulls, plan, labels, mine, cfg.augment)

@@ -185,8 +185,9 @@ def register(sub: argparse._SubParsersAction, parser_class: type[argparse.Argume
                     help="with --sbi and an arch that maps seams (meso4_xray): weight of the Face X-ray seam-map "
                          "loss on online self-blends and reals (e.g. 1.0)")
     dt.add_argument("--defocus", type=float, default=0.0, metavar="P",
-                    help="probability of blurring the background beyond the face hull, reals and fakes alike, "
-                         "so a face sharper than a defocused studio background is not taken as a sign of a real")
+                    help="probability of blurring the background beyond the face hull of reals and their online "
+                         "self-blends (offline fakes keep theirs), so a face sharper than a defocused studio "
+                         "background is not taken as a sign of a real")
     dt.add_argument("--resume", action="store_true")
     dt.add_argument("--seed", type=int, default=0)
     dt.add_argument("--quiet", action="store_true")
