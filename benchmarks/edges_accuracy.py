@@ -1,7 +1,8 @@
 """Edge/blending and spectrum models on held-out identities: AUC and cost per face.
 
 Real faces come from ../shared/data (photos + every 15th video frame), split by identity exactly
-as in training (forensics.facedata.identity_split); only 'test' identities are used here, with
+as in training (forensics.facedata.split_samples: identity_split, or with --testset the test set's
+validation and test videos, as the shipped models were trained); only held-out identities are used here, with
 fresh self-blends (another seed than training). Both the real face and its self-blend are
 JPEG-compressed at quality 75 before alignment. Timing is the feature extraction of one aligned
 128 px crop (the crop itself is shared with other analyzers by the scan's CropCache).
@@ -19,9 +20,9 @@ import cv2
 import numpy as np
 
 from forensics.edges import EdgeModel, edge_features
-from forensics.facedata import load_or_collect
+from forensics.facedata import load_or_collect, split_samples, testset_holdout_sources
 from forensics.spectrum import SpectrumModel, radial_spectrum, upsample_fake
-from forensics.train_edges import DEFAULT_DATA, auc, jpeg, pair_images, split_samples
+from forensics.train_edges import DEFAULT_DATA, auc, jpeg, pair_images
 
 
 def main() -> None:
@@ -30,10 +31,12 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--quality", type=int, default=75)
+    ap.add_argument("--testset", type=Path, nargs="*", default=None, metavar="DIR",
+                    help="held-out faces are these test sets' validation/test videos (as the models were trained with)")
     args = ap.parse_args()
 
     samples = load_or_collect(args.data, args.cache)
-    _, test = split_samples(samples)
+    _, test = split_samples(samples, testset_holdout_sources(args.testset) if args.testset else None)
     rng = np.random.default_rng(args.seed)
     edges, spectrum = EdgeModel(), SpectrumModel()
     y, s_edge, s_spec, crops = [], [], [], []

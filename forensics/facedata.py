@@ -7,12 +7,13 @@ are cut around the landmarks with a generous margin and capped in size so a cach
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
@@ -138,3 +139,66 @@ def identity_split(identity: str, test_fraction: float = 0.25, salt: str = "fake
     """Deterministic identity-disjoint split: 'test' or 'train'."""
     h = int(hashlib.sha256(f"{salt}:{identity}".encode()).hexdigest()[:8], 16)
     return "test" if (h % 1000) < test_fraction * 1000 else "train"
+
+
+def source_key(source: str) -> str:
+    """A face sample's or manifest row's video as ``folder/file``, ignoring any ``#frame`` suffix.
+
+    Why the last two components only: a test set's manifest records its sources as the paths it was
+    built from (absolute, or relative to wherever it was run), while face samples record them relative
+    to the data root, so only the tail of the path is comparable."""
+    p = PurePosixPath(str(source).split("#", 1)[0].replace("\\", "/"))
+    return "/".join(p.parts[-2:])
+
+
+def testset_holdout_sources(testsets: Iterable[Path], splits: Sequence[str] = ("val", "test")) -> set[str]:
+    """Source keys of every video a test set uses outside its train split.
+
+    Why: a forensic model trained on faces of the test set's validation or test identities would be
+    measured (``fakescope audit``) and fused (``fakescope.fusion_fit``, on validation identities) on
+    people it has already seen, which inflates both. Training with these sources excluded keeps the
+    whole suite identity-disjoint from the test set, as the detector is."""
+    keys: set[str] = set()
+    for d in testsets:
+        manifest = Path(d) / "manifest.csv"
+        if not manifest.is_file():
+            raise ValueError(f"{d} holds no manifest.csv; pass a directory made by 'fakescope testset build'")
+        with manifest.open(newline="") as f:
+            for row in csv.DictReader(f):
+                if row.get("split") in splits and row.get("source"):
+                    keys.add(source_key(row["source"]))
+    return keys
+
+
+def split_samples(
+    samples: Sequence[FaceSample], holdout_sources: set[str] | None = None
+) -> tuple[list[FaceSample], list[FaceSample]]:
+    """(train, held-out) faces, identity-disjoint.
+
+    Without ``holdout_sources``: :func:`identity_split` of each identity. With them (see
+    :func:`testset_holdout_sources`): faces from those videos are held out and everything else
+    trains (except photos stored beside those videos), so the model never sees a test set's
+    validation or test identities.
+    """
+    if holdout_sources is None:
+        return ([s for s in samples if identity_split(s.identity) == "train"],
+                [s for s in samples if identity_split(s.identity) == "test"])
+    held = [s for s in samples if source_key(s.source) in holdout_sources]
+    if not held:
+        raise ValueError("none of the collected faces comes from the test set's validation or test videos; "
+                         "check that --data is the folder the test set was built from")
+    held_ids = {s.identity for s in held}
+    # A still photo beside a held-out video may show the same person under another name (a
+    # re-enactment's source image), so photos in those folders do not train either.
+    held_dirs = {_source_dir(s.source) for s in held}
+    train = [s for s in samples if s.identity not in held_ids
+             and not (_is_photo(s.source) and _source_dir(s.source) in held_dirs)]
+    return train, held
+
+
+def _source_dir(source: str) -> str:
+    return str(PurePosixPath(source.split("#", 1)[0].replace("\\", "/")).parent)
+
+
+def _is_photo(source: str) -> bool:
+    return PurePosixPath(source.split("#", 1)[0]).suffix.lower() not in VIDEO_EXT

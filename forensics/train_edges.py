@@ -22,7 +22,7 @@ import numpy as np
 
 from fakescope.faces import align_face
 from forensics.edges import CROP_SIZE, FEATURE_NAMES, WEIGHTS, edge_features
-from forensics.facedata import FaceSample, identity_split, load_or_collect
+from forensics.facedata import FaceSample, load_or_collect, split_samples, testset_holdout_sources
 from forensics.jsonmodel import JsonClassifier
 from forensics.selfblend import self_blend
 
@@ -110,12 +110,6 @@ def auc(y: np.ndarray, s: np.ndarray) -> float:
     return float(roc_auc_score(y, s))
 
 
-def split_samples(samples: Sequence[FaceSample]) -> tuple[list[FaceSample], list[FaceSample]]:
-    train = [s for s in samples if identity_split(s.identity) == "train"]
-    test = [s for s in samples if identity_split(s.identity) == "test"]
-    return train, test
-
-
 def data_hash(samples: Sequence[FaceSample]) -> str:
     h = hashlib.sha256()
     for s in samples:
@@ -124,15 +118,18 @@ def data_hash(samples: Sequence[FaceSample]) -> str:
     return h.hexdigest()[:16]
 
 
-def train_edges(samples: Sequence[FaceSample], seed: int = 0, rounds: int = 2) -> tuple[JsonClassifier, dict]:
-    """Fit on the train identities only and report AUC at JPEG 75 on the held-out ones.
+def train_edges(
+    samples: Sequence[FaceSample], seed: int = 0, rounds: int = 2, holdout_sources: set[str] | None = None
+) -> tuple[JsonClassifier, dict]:
+    """Fit on the train identities only and report AUC at JPEG 75 on the held-out ones
+    (``holdout_sources``: a test set's validation and test videos, see forensics.facedata.split_samples).
 
     The shipped model is this one (not a refit on everything) so that benchmarks/edges_accuracy.py
     can measure it on identities it has never seen.
 
     Each real face is used ``rounds`` times with fresh self-blends and compression draws.
     """
-    train, test = split_samples(samples)
+    train, test = split_samples(samples, holdout_sources)
     if not train or not test:
         raise ValueError("need faces of several identities to hold some out; add more real data")
     parts = [build_dataset(train, seed + 100 * r, train_quality) for r in range(rounds)]
@@ -141,7 +138,8 @@ def train_edges(samples: Sequence[FaceSample], seed: int = 0, rounds: int = 2) -
     x_te, y_te, _ = build_dataset(test, seed + 1, lambda _r: 75)
     meta: dict = {"trained_on": "self-blends vs real faces (forensics.selfblend), JPEG 55-98 or none",
             "model": "StandardScaler + MLP(64 ReLU, alpha=3)", "crop_size": CROP_SIZE, "seed": seed,
-            "data_hash": data_hash(samples), "split": "identity_split(identity) == 'train' (forensics.facedata)"}
+            "data_hash": data_hash(samples), "split": "identity_split(identity) == 'train' (forensics.facedata)" if holdout_sources is None
+            else f"all faces except the {len(holdout_sources)} validation/test videos of the given test set(s)"}
     model = fit_mlp(x_tr, y_tr, FEATURE_NAMES, seed=seed, meta=meta)
     metrics = {
         "heldout_auc_jpeg75": auc(y_te, model.predict_proba(x_te)),
@@ -157,10 +155,13 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=None, help="npz cache of collected real faces")
     ap.add_argument("--out", type=Path, default=WEIGHTS)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--testset", type=Path, nargs="*", default=None, metavar="DIR",
+                    help="never train on faces of these test sets' validation/test videos (hold them out instead)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     samples = load_or_collect(args.data, args.cache)
-    model, metrics = train_edges(samples, args.seed)
+    held = testset_holdout_sources(args.testset) if args.testset else None
+    model, metrics = train_edges(samples, args.seed, holdout_sources=held)
     model.save(args.out)
     print(f"edges model -> {args.out}: held-out AUC at JPEG 75 = {metrics['heldout_auc_jpeg75']:.3f} "
           f"({metrics['test_faces']} faces / {metrics['test_identities']} identities held out; {time.perf_counter() - t0:.0f} s)")

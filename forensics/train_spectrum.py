@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from fakescope.faces import align_face
-from forensics.facedata import FaceSample, load_or_collect
+from forensics.facedata import FaceSample, load_or_collect, split_samples, testset_holdout_sources
 from forensics.selfblend import self_blend
 from forensics.spectrum import CROP_SIZE, WEIGHTS, radial_spectrum, train_spectrum, upsample_fake
-from forensics.train_edges import DEFAULT_DATA, auc, data_hash, jpeg, split_samples, train_quality
+from forensics.train_edges import DEFAULT_DATA, auc, data_hash, jpeg, train_quality
 
 
 def crops_for(samples: Sequence[FaceSample], seed: int, quality=train_quality) -> tuple[list[np.ndarray], list[np.ndarray]]:  # noqa: ANN001
@@ -45,10 +45,13 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=WEIGHTS)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--testset", type=Path, nargs="*", default=None, metavar="DIR",
+                    help="never train on faces of these test sets' validation/test videos (hold them out instead)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     samples = load_or_collect(args.data, args.cache)
-    train, test = split_samples(samples)
+    holdout = testset_holdout_sources(args.testset) if args.testset else None
+    train, test = split_samples(samples, holdout)
     r_tr, f_tr = crops_for(train, args.seed)
     r_te, f_te = crops_for(test, args.seed + 1, lambda _r: 75)
     held = train_spectrum(r_tr, f_tr)  # same fit as the saved model below
@@ -66,7 +69,9 @@ def main() -> None:
     }
     model = train_spectrum(r_tr, f_tr, meta={  # train identities only: the benchmark measures held-out ones
         "trained_on": "real vs self-blend + down-up resized crops (stand-in until generator swaps exist)",
-        "crop_size": CROP_SIZE, "seed": args.seed, "data_hash": data_hash(samples), "metrics": metrics})
+        "crop_size": CROP_SIZE, "seed": args.seed, "data_hash": data_hash(samples), "metrics": metrics,
+        "split": "identity_split (forensics.facedata)" if holdout is None
+        else f"all faces except the {len(holdout)} validation/test videos of the given test set(s)"})
     model.save(args.out)
     print(f"spectrum model -> {args.out}: held-out AUC at JPEG 75 = {metrics['heldout_auc_jpeg75']:.3f} "
           f"(self-blend {metrics['heldout_auc_selfblend']:.3f}, upsampled {metrics['heldout_auc_upsampled']:.3f}; "
