@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from forensics.edges import EdgeModel, edge_features
-from forensics.facedata import load_or_collect, split_samples, testset_holdout_sources
+from forensics.facedata import heldout_sources, load_or_collect, split_samples
 from forensics.spectrum import SpectrumModel, radial_spectrum, upsample_fake
 from forensics.train_edges import DEFAULT_DATA, auc, jpeg, pair_images
 
@@ -36,7 +36,7 @@ def main() -> None:
     args = ap.parse_args()
 
     samples = load_or_collect(args.data, args.cache)
-    _, test = split_samples(samples, testset_holdout_sources(args.testset) if args.testset else None)
+    _, test = split_samples(samples, heldout_sources(args.testset) if args.testset else None)
     rng = np.random.default_rng(args.seed)
     edges, spectrum = EdgeModel(), SpectrumModel()
     y, s_edge, s_spec, crops = [], [], [], []

@@ -151,7 +151,7 @@ def source_key(source: str) -> str:
     return "/".join(p.parts[-2:])
 
 
-def testset_holdout_sources(testsets: Iterable[Path], splits: Sequence[str] = ("val", "test")) -> set[str]:
+def heldout_sources(testsets: Iterable[Path], splits: Sequence[str] = ("val", "test")) -> set[str]:
     """Source keys of every video a test set uses outside its train split.
 
     Why: a forensic model trained on faces of the test set's validation or test identities would be
@@ -176,7 +176,7 @@ def split_samples(
     """(train, held-out) faces, identity-disjoint.
 
     Without ``holdout_sources``: :func:`identity_split` of each identity. With them (see
-    :func:`testset_holdout_sources`): faces from those videos are held out and everything else
+    :func:`heldout_sources`): faces from those videos are held out and everything else
     trains (except photos stored beside those videos), so the model never sees a test set's
     validation or test identities.
     """

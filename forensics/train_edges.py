@@ -22,7 +22,7 @@ import numpy as np
 
 from fakescope.faces import align_face
 from forensics.edges import CROP_SIZE, FEATURE_NAMES, WEIGHTS, edge_features
-from forensics.facedata import FaceSample, load_or_collect, split_samples, testset_holdout_sources
+from forensics.facedata import FaceSample, heldout_sources, load_or_collect, split_samples
 from forensics.jsonmodel import JsonClassifier
 from forensics.selfblend import self_blend
 
@@ -160,7 +160,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     samples = load_or_collect(args.data, args.cache)
-    held = testset_holdout_sources(args.testset) if args.testset else None
+    held = heldout_sources(args.testset) if args.testset else None
     model, metrics = train_edges(samples, args.seed, holdout_sources=held)
     model.save(args.out)
     print(f"edges model -> {args.out}: held-out AUC at JPEG 75 = {metrics['heldout_auc_jpeg75']:.3f} "

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from fakescope.faces import align_face
-from forensics.facedata import FaceSample, load_or_collect, split_samples, testset_holdout_sources
+from forensics.facedata import FaceSample, heldout_sources, load_or_collect, split_samples
 from forensics.selfblend import self_blend
 from forensics.spectrum import CROP_SIZE, WEIGHTS, radial_spectrum, train_spectrum, upsample_fake
 from forensics.train_edges import DEFAULT_DATA, auc, data_hash, jpeg, train_quality
@@ -50,7 +50,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     samples = load_or_collect(args.data, args.cache)
-    holdout = testset_holdout_sources(args.testset) if args.testset else None
+    holdout = heldout_sources(args.testset) if args.testset else None
     train, test = split_samples(samples, holdout)
     r_tr, f_tr = crops_for(train, args.seed)
     r_te, f_te = crops_for(test, args.seed + 1, lambda _r: 75)
