@@ -177,7 +177,7 @@ def split_samples(
 
     Without ``holdout_sources``: :func:`identity_split` of each identity. With them (see
     :func:`heldout_sources`): faces from those videos are held out and everything else
-    trains (except photos stored beside those videos), so the model never sees a test set's
+    trains (except photos of the same collections), so the model never sees a test set's
     validation or test identities.
     """
     if holdout_sources is None:
@@ -188,16 +188,19 @@ def split_samples(
         raise ValueError("none of the collected faces comes from the test set's validation or test videos; "
                          "check that --data is the folder the test set was built from")
     held_ids = {s.identity for s in held}
-    # A still photo beside a held-out video may show the same person under another name (a
-    # re-enactment's source image), so photos in those folders do not train either.
-    held_dirs = {_source_dir(s.source) for s in held}
+    # A still photo from the same collection as a held-out video may show that person under another
+    # name (a re-enactment's source image, a library's example portrait of the clip's star), so
+    # photos of those collections do not train either.
+    held_collections = {_collection(s.source) for s in held}
     train = [s for s in samples if s.identity not in held_ids
-             and not (_is_photo(s.source) and _source_dir(s.source) in held_dirs)]
+             and not (_is_photo(s.source) and _collection(s.source) in held_collections)]
     return train, held
 
 
-def _source_dir(source: str) -> str:
-    return str(PurePosixPath(source.split("#", 1)[0].replace("\\", "/")).parent)
+def _collection(source: str) -> str:
+    """The data folder a sample came from: ``videos/LivePortrait/...`` and ``faces/LivePortrait/...`` -> ``LivePortrait``."""
+    parts = PurePosixPath(source.split("#", 1)[0].replace("\\", "/")).parts
+    return parts[1] if len(parts) > 2 else str(PurePosixPath(*parts[:-1]))
 
 
 def _is_photo(source: str) -> bool:

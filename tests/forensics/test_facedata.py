@@ -35,13 +35,14 @@ def test_holdout_sources_are_the_val_and_test_videos_only(tmp_path):
         heldout_sources([tmp_path])
 
 
-def test_split_never_trains_on_a_test_sets_identities_or_photos_beside_them(tmp_path):
+def test_split_never_trains_on_a_test_sets_identities_or_photos_of_their_collection(tmp_path):
     samples = [
         _face("d3", "videos/LP/driving/d3.mp4#0"),
         _face("d3", "videos/LP/driving/d3.mp4#15"),
         _face("d3", "videos/other/d3.jpg"),  # same name elsewhere: the same person, not trained on
-        _face("d30", "videos/LP/driving/d30.jpg"),  # a photo beside a held-out video: may be that person
-        _face("d10", "videos/LP/driving/d10.mp4#0"),  # a train-split video in the same folder trains
+        _face("d30", "videos/LP/driving/d30.jpg"),  # a photo of a held-out video's collection: may be that person
+        _face("miranda", "faces/LP/examples/miranda.png"),  # also when stored under faces/
+        _face("d10", "videos/LP/driving/d10.mp4#0"),  # a train-split video of that collection trains
         _face("s1", "faces/deepface/s1.jpg"),
     ]
     d = _manifest(tmp_path, [("/abs/driving/d3.mp4", "test"), ("/abs/driving/d10.mp4", "train")])
