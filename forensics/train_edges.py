@@ -5,7 +5,11 @@ generator (see forensics.selfblend). Training uses random JPEG qualities so that
 alone is not mistaken for blending; the split is by identity so the held-out AUC measures faces
 the model has never seen.
 
-    python -m forensics.train_edges [--data ../shared/data] [--cache real_faces.npz] [--out forensics/weights/edges.json]
+    python -m forensics.train_edges [--data ../shared/data] [--cache real_faces.npz] [--testset TESTSET_DIR]
+        [--out forensics/weights/edges.json]
+
+The shipped weights were trained with ``--testset`` of the test set we audit on, so none of its
+validation or test identities (nor photos of their collections) is in the training data.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 This is a stand-in until the project's generator produces swaps to train on; the held-out AUC it
 prints is against these pseudo-fakes only, not against real generator output.
 
-    python -m forensics.train_spectrum [--data ../shared/data] [--cache real_faces.npz] [--out forensics/weights/spectrum.json]
+    python -m forensics.train_spectrum [--data ../shared/data] [--cache real_faces.npz] [--testset TESTSET_DIR]
+        [--out forensics/weights/spectrum.json]
 """
 
 from __future__ import annotations
