@@ -36,7 +36,7 @@ def main() -> None:
     args = ap.parse_args()
 
     samples = load_or_collect(args.data, args.cache)
-    _, test = split_samples(samples, heldout_sources(args.testset) if args.testset else None)
+    _, test = split_samples(samples, heldout_sources(args.testset))
     rng = np.random.default_rng(args.seed)
     edges, spectrum = EdgeModel(), SpectrumModel()
     y, s_edge, s_spec, crops = [], [], [], []

@@ -72,8 +72,9 @@ def defocus_background(img: np.ndarray, hull: np.ndarray, rng: np.random.Generat
     so the face looks much sharper than its surroundings (inner/outer log-Laplacian energy +1.0
     to +1.4 on two test identities, -0.2 to +0.8 on every training identity). A detector that
     learnt "a face blurrier than its surroundings is pasted" then calls those reals very real and
-    misses their self-blends. Defocusing the background of reals and fakes alike, with a sharp
-    margin around the landmark hull so the seam band is untouched, removes that shortcut.
+    misses their self-blends. Defocusing the background, with a sharp margin around the landmark
+    hull so the seam band is untouched, was meant to remove that shortcut (training applies it to
+    reals and their online self-blends only, see detector.train._defocus_hulls).
 
     Measured, it did not help (meso4_contrast, testset3 + photos, --sbi 0.5, --defocus 0.5, test
     video AUC): 0.843 defocusing every crop, 0.886 reals and online blends only, 0.918 without.

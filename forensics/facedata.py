@@ -141,23 +141,30 @@ def identity_split(identity: str, test_fraction: float = 0.25, salt: str = "fake
     return "test" if (h % 1000) < test_fraction * 1000 else "train"
 
 
+def _source_path(source: str) -> PurePosixPath:
+    """A sample's or manifest row's source as a POSIX path, without any ``#frame`` suffix."""
+    return PurePosixPath(str(source).split("#", 1)[0].replace("\\", "/"))
+
+
 def source_key(source: str) -> str:
     """A face sample's or manifest row's video as ``folder/file``, ignoring any ``#frame`` suffix.
 
     Why the last two components only: a test set's manifest records its sources as the paths it was
     built from (absolute, or relative to wherever it was run), while face samples record them relative
     to the data root, so only the tail of the path is comparable."""
-    p = PurePosixPath(str(source).split("#", 1)[0].replace("\\", "/"))
-    return "/".join(p.parts[-2:])
+    return "/".join(_source_path(source).parts[-2:])
 
 
-def heldout_sources(testsets: Iterable[Path], splits: Sequence[str] = ("val", "test")) -> set[str]:
-    """Source keys of every video a test set uses outside its train split.
+def heldout_sources(testsets: Iterable[Path] | None, splits: Sequence[str] = ("val", "test")) -> set[str] | None:
+    """Source keys of every video the test sets use outside their train split (None without any
+    test set: :func:`split_samples` then splits by :func:`identity_split`).
 
     Why: a forensic model trained on faces of the test set's validation or test identities would be
     measured (``fakescope audit``) and fused (``fakescope.fusion_fit``, on validation identities) on
     people it has already seen, which inflates both. Training with these sources excluded keeps the
     whole suite identity-disjoint from the test set, as the detector is."""
+    if not testsets:
+        return None
     keys: set[str] = set()
     for d in testsets:
         manifest = Path(d) / "manifest.csv"
@@ -197,11 +204,18 @@ def split_samples(
     return train, held
 
 
+def split_description(holdout_sources: set[str] | None) -> str:
+    """How :func:`split_samples` split the faces, for a trained model's metadata."""
+    if holdout_sources is None:
+        return "identity_split(identity) == 'train' (forensics.facedata)"
+    return f"all faces except the {len(holdout_sources)} validation/test videos of the given test set(s) and photos of their collections"
+
+
 def _collection(source: str) -> str:
     """The data folder a sample came from: ``videos/LivePortrait/...`` and ``faces/LivePortrait/...`` -> ``LivePortrait``."""
-    parts = PurePosixPath(source.split("#", 1)[0].replace("\\", "/")).parts
+    parts = _source_path(source).parts
     return parts[1] if len(parts) > 2 else str(PurePosixPath(*parts[:-1]))
 
 
 def _is_photo(source: str) -> bool:
-    return PurePosixPath(source.split("#", 1)[0]).suffix.lower() not in VIDEO_EXT
+    return _source_path(source).suffix.lower() not in VIDEO_EXT

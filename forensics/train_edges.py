@@ -26,7 +26,7 @@ import numpy as np
 
 from fakescope.faces import align_face
 from forensics.edges import CROP_SIZE, FEATURE_NAMES, WEIGHTS, edge_features
-from forensics.facedata import FaceSample, heldout_sources, load_or_collect, split_samples
+from forensics.facedata import FaceSample, heldout_sources, load_or_collect, split_description, split_samples
 from forensics.jsonmodel import JsonClassifier
 from forensics.selfblend import self_blend
 
@@ -142,8 +142,7 @@ def train_edges(
     x_te, y_te, _ = build_dataset(test, seed + 1, lambda _r: 75)
     meta: dict = {"trained_on": "self-blends vs real faces (forensics.selfblend), JPEG 55-98 or none",
             "model": "StandardScaler + MLP(64 ReLU, alpha=3)", "crop_size": CROP_SIZE, "seed": seed,
-            "data_hash": data_hash(samples), "split": "identity_split(identity) == 'train' (forensics.facedata)" if holdout_sources is None
-            else f"all faces except the {len(holdout_sources)} validation/test videos of the given test set(s)"}
+            "data_hash": data_hash(samples), "split": split_description(holdout_sources)}
     model = fit_mlp(x_tr, y_tr, FEATURE_NAMES, seed=seed, meta=meta)
     metrics = {
         "heldout_auc_jpeg75": auc(y_te, model.predict_proba(x_te)),
@@ -164,8 +163,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     samples = load_or_collect(args.data, args.cache)
-    held = heldout_sources(args.testset) if args.testset else None
-    model, metrics = train_edges(samples, args.seed, holdout_sources=held)
+    model, metrics = train_edges(samples, args.seed, holdout_sources=heldout_sources(args.testset))
     model.save(args.out)
     print(f"edges model -> {args.out}: held-out AUC at JPEG 75 = {metrics['heldout_auc_jpeg75']:.3f} "
           f"({metrics['test_faces']} faces / {metrics['test_identities']} identities held out; {time.perf_counter() - t0:.0f} s)")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from fakescope.faces import align_face
-from forensics.facedata import FaceSample, heldout_sources, load_or_collect, split_samples
+from forensics.facedata import FaceSample, heldout_sources, load_or_collect, split_description, split_samples
 from forensics.selfblend import self_blend
 from forensics.spectrum import CROP_SIZE, WEIGHTS, radial_spectrum, train_spectrum, upsample_fake
 from forensics.train_edges import DEFAULT_DATA, auc, data_hash, jpeg, train_quality
@@ -51,7 +51,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     samples = load_or_collect(args.data, args.cache)
-    holdout = heldout_sources(args.testset) if args.testset else None
+    holdout = heldout_sources(args.testset)
     train, test = split_samples(samples, holdout)
     r_tr, f_tr = crops_for(train, args.seed)
     r_te, f_te = crops_for(test, args.seed + 1, lambda _r: 75)
@@ -71,8 +71,7 @@ def main() -> None:
     model = train_spectrum(r_tr, f_tr, meta={  # train identities only: the benchmark measures held-out ones
         "trained_on": "real vs self-blend + down-up resized crops (stand-in until generator swaps exist)",
         "crop_size": CROP_SIZE, "seed": args.seed, "data_hash": data_hash(samples), "metrics": metrics,
-        "split": "identity_split (forensics.facedata)" if holdout is None
-        else f"all faces except the {len(holdout)} validation/test videos of the given test set(s)"})
+        "split": split_description(holdout)})
     model.save(args.out)
     print(f"spectrum model -> {args.out}: held-out AUC at JPEG 75 = {metrics['heldout_auc_jpeg75']:.3f} "
           f"(self-blend {metrics['heldout_auc_selfblend']:.3f}, upsampled {metrics['heldout_auc_upsampled']:.3f}; "
