@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fakescope.faces import FacePipeline
-from fakescope.video import probe
+from fakescope.core.faces import FacePipeline
+from fakescope.core.video import probe
 from forensics.blink import BlinkConfig, BlinkEvent, detect_blinks, frame_ear
 
 HERE = Path(__file__).resolve().parent

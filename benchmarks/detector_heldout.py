@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from detector.train import TrainConfig, train_detector
-from generator.testset import read_manifest
+from fakescope.core.manifest import read_manifest
 
 
 def main() -> None:

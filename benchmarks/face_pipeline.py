@@ -16,8 +16,8 @@ from pathlib import Path
 
 import cv2
 
-from fakescope.faces import FacePipeline, _hog_detector, _shape_predictor
-from fakescope.video import iter_frames, probe
+from fakescope.core.faces import FacePipeline, _hog_detector, _shape_predictor
+from fakescope.core.video import iter_frames, probe
 
 
 def run_ours(path: Path, limit: int | None = None) -> tuple[int, int, float]:

@@ -23,9 +23,9 @@ from pathlib import Path
 import cv2
 import torch
 
-from fakescope.video import iter_frames
-from generator.atomic import atomic_write_json
-from generator.checkpoint import load_checkpoint
+from fakescope.core.atomicio import write_json_atomic
+from fakescope.core.checkpoint import load_checkpoint
+from fakescope.core.video import iter_frames
 from generator.evaluate import evaluate_swap
 from generator.render import render_swap
 from generator.train import train_swap
@@ -96,7 +96,7 @@ def evaluate_run(args: argparse.Namespace, clips: Path, run: Path, points: list[
                    "gan": gan, "gan_start_step": gan_start, "preset": args.preset,
                    "render_fps": round(rend.frames_per_second, 1), **ev.as_json()}
             rows.append(row)
-            atomic_write_json(results_path, rows)
+            write_json_atomic(results_path, rows)
             print(f"[{label}, {minutes:g} min, {tr.step} steps] {src}->{tgt}: nearer target {ev.fraction_nearer_target:.0%} "
                   f"(input baseline {ev.baseline_fraction_nearer_target:.0%}), expression error {ev.expression_error}, "
                   f"recon SSIM {ev.recon_ssim:.3f}, strip {ev.strip}", flush=True)
@@ -138,7 +138,7 @@ def main() -> None:
             tmp = args.out / ".run_gan"
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.copytree(args.out / "run", tmp)
-            atomic_write_json(tmp / "branch.json", {"branch_minutes": branch, "gan_start_step": ckpt.step})
+            write_json_atomic(tmp / "branch.json", {"branch_minutes": branch, "gan_start_step": ckpt.step})
             tmp.replace(gan_run)
         start = json.loads((gan_run / "branch.json").read_text())["gan_start_step"]
         after = [m for m in points if m > branch]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from fakescope.faces import FacePipeline
+from fakescope.core.faces import FacePipeline
 from generator.models import get_preset
 from generator.render import RenderOptions, render_swap
 from generator.synthetic import synthetic_faceset

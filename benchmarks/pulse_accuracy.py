@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fakescope.atomicio import write_text_atomic
-from fakescope.faces import FacePipeline
-from fakescope.types import FaceObservation
-from fakescope.video import expand_video_inputs, probe
+from fakescope.core.atomicio import write_text_atomic
+from fakescope.core.faces import FacePipeline
+from fakescope.core.types import FaceObservation
+from fakescope.core.video import expand_video_inputs, probe
 from forensics.pulse import PulseAnalyzer
 from forensics.train_pulse import Item, auc, cross_validate, feature_matrix, load_cache, row_for, swap_items
 

@@ -24,16 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from fakescope.fingerprint import Fingerprint, fingerprint_video, hamming
-from fakescope.hashing import sha256_bytes
-from fakescope.provenance import register_videos
-from fakescope.registry import _index_rows, canonical_json, find_original
+from fakescope.core.hashing import sha256_bytes
+from fakescope.provenance.analyzer import register_videos
+from fakescope.provenance.fingerprint import Fingerprint, fingerprint_video, hamming
+from fakescope.provenance.registry import _index_rows, canonical_json, find_original
 
 TRIM_S = 1.25
 
 
 def shared_clips(data: Path, min_s: float = 4.0) -> list[Path]:
-    from fakescope.video import probe
+    from fakescope.core.video import probe
 
     rows = [ln.split("\t") for ln in (data / "MANIFEST.tsv").read_text().splitlines()[1:]]
     out = []

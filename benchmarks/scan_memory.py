@@ -22,8 +22,8 @@ import json, os, resource, sys, time
 t0 = time.perf_counter()
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 if sys.argv[3] == "naive":
-    from fakescope.atomicio import write_json_atomic
-    from fakescope.scan import naive_config, scan_video
+    from fakescope.core.atomicio import write_json_atomic
+    from fakescope.scan.pipeline import naive_config, scan_video
     write_json_atomic(sys.argv[2], scan_video(sys.argv[1], naive_config()).record)
     code = 0
 else:

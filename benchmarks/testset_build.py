@@ -14,7 +14,8 @@ import json
 import time
 from pathlib import Path
 
-from generator.testset import TestsetConfig, build_testset, read_manifest
+from fakescope.core.manifest import read_manifest
+from generator.testset import TestsetConfig, build_testset
 
 VIDEO_DIRS = ("LivePortrait/assets/examples/driving", "LivePortrait/assets/examples/source", "SadTalker",
               "TPSMM/assets", "In_Ictu_Oculi", "face_recognition/examples")

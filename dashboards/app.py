@@ -3,8 +3,8 @@
 Thin by design: the pages call fakescope, generator and detector functions and only lay out what
 they return, so the dashboard can never disagree with the CLI. Shared pieces (settings, upload
 handling, models loaded once) live in dashboards.common; one module per page in dashboards.views.
-Importing this module is cheap (the CLI reads env_max_upload_mb from it): streamlit and the pages
-are imported inside main().
+Importing this module is cheap: streamlit and the pages are imported inside main(). The CLI never
+imports it; `fakescope dashboard` hands its path to `streamlit run`.
 
 Environment: FAKESCOPE_MAX_UPLOAD_MB (upload ceiling, default 500; the sidebar can lower it),
 FAKESCOPE_DASHBOARD_DIR (where reports, audits and test sets are written; default beside the

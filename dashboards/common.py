@@ -27,8 +27,8 @@ from typing import Any
 import streamlit as st
 
 from dashboards.config import env_max_upload_mb, workspace
-from fakescope.caselog import default_db_path
-from fakescope.video import VIDEO_SUFFIXES
+from fakescope.core.video import VIDEO_SUFFIXES
+from fakescope.scan.caselog import default_db_path
 
 UPLOAD_PREFIX = "fakescope-upload-"
 VIDEO_TYPES = sorted(s.lstrip(".") for s in VIDEO_SUFFIXES)
@@ -49,10 +49,9 @@ class Settings:
 
 def shipped_detectors() -> list[str]:
     """Names of shipped trained models, as ``fakescope detector list`` shows them."""
-    from detector.catalog import catalog
+    from fakescope.scan.models import shipped_detectors as names
 
-    names = [e.name for e in catalog() if e.kind == "model"]
-    return sorted(names, key=lambda n: (n != "default", n))
+    return names()
 
 
 def sidebar_settings() -> Settings:
@@ -120,10 +119,10 @@ def leftover_uploads() -> list[Path]:
 
 @st.cache_resource(show_spinner="Loading the detector...")
 def cached_detector(name: str) -> Any:
-    """The detector's weights, read once per server (detector.io.load_model reads safetensors only)."""
-    from detector.io import load_model
+    """The detector's weights, read once per server (safetensors only)."""
+    from fakescope.scan.models import load_detector
 
-    return load_model(name)
+    return load_detector(name)
 
 
 @st.cache_resource
@@ -143,7 +142,7 @@ def cached_swap_engine(run_dir: str, checkpoint: str) -> Any:
 
 
 def swap_engine(run_dir: Path) -> Any:
-    from generator.checkpoint import latest_checkpoint_dir
+    from fakescope.core.checkpoint import latest_checkpoint_dir
 
     ckpt = latest_checkpoint_dir(run_dir)
     if ckpt is None:
@@ -152,19 +151,16 @@ def swap_engine(run_dir: Path) -> Any:
 
 
 def scan_analyzers(config: Any) -> tuple[list[Any], dict[str, str]]:
-    """The scan's analyzers with the detector model from the cache; the rest as the CLI builds them."""
-    from detector.analyzer import DetectorAnalyzer
-    from fakescope.analyzers import ANALYZER_FACTORIES, build_analyzers
+    """The scan's analyzers as the CLI builds them, with the detector model from the server's cache."""
+    from fakescope.scan.analyzers import ANALYZER_FACTORIES, build_analyzers
 
     names = list(config.analyzers) if config.analyzers else list(ANALYZER_FACTORIES)
-    others, skipped = build_analyzers(config, [n for n in names if n != "detector"])
-    analyzers: list[Any] = []
-    if "detector" in names:
-        try:
-            analyzers.append(DetectorAnalyzer(cached_detector(config.detector), every=int(config.detector_every)))
-        except ValueError as exc:
-            skipped["detector"] = f"detector {config.detector!r} unavailable: {exc}"
-    return analyzers + others, skipped
+    try:
+        model = cached_detector(config.detector) if "detector" in names else None
+    except ValueError as exc:
+        analyzers, skipped = build_analyzers(config, [n for n in names if n != "detector"])
+        return analyzers, {**skipped, "detector": f"detector {config.detector!r} unavailable: {exc}"}
+    return build_analyzers(config, names, detector_model=model)
 
 
 # ----------------------------------------------------------------------------- files we make

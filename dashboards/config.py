@@ -1,27 +1,14 @@
-"""Dashboard settings read from the environment, kept free of streamlit so the CLI can read them
-cheaply (``fakescope dashboard`` passes the upload ceiling to ``streamlit run``)."""
+"""Dashboard settings read from the environment (no streamlit import, so tests read them cheaply)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from fakescope.caselog import default_db_path
+from fakescope.core.paths import env_max_upload_mb
+from fakescope.scan.caselog import default_db_path
 
-DEFAULT_MAX_UPLOAD_MB = 500
-
-
-def env_max_upload_mb() -> int:
-    """Server-wide upload ceiling: $FAKESCOPE_MAX_UPLOAD_MB (whole MB, at least 1), default 500."""
-    raw = os.environ.get("FAKESCOPE_MAX_UPLOAD_MB", str(DEFAULT_MAX_UPLOAD_MB))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"FAKESCOPE_MAX_UPLOAD_MB must be a whole number of megabytes, got {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"FAKESCOPE_MAX_UPLOAD_MB must be at least 1, got {value}")
-    return value
-
+__all__ = ["env_max_upload_mb", "workspace"]
 
 def workspace() -> Path:
     """Where the dashboard keeps what it makes (reports, audits, test sets):

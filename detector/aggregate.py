@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calibration import Calibrator, IdentityCalibrator
+from detector.calibration import Calibrator, IdentityCalibrator
 
 
 @dataclass(frozen=True)

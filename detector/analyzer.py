@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from detector.aggregate import aggregate_video
-from fakescope.analyzers import CropCache
-from fakescope.types import Evidence, FaceObservation, VideoInfo
+from fakescope.core.analyzers import AnalyzerBase, CropCache
+from fakescope.core.types import Evidence, FaceObservation, VideoInfo
 
 MIN_CROPS = 3  # fewer scored crops than this in a track is 'insufficient'
 
@@ -30,7 +30,7 @@ class _Pending:
     frames: dict[tuple[int, int], tuple[np.ndarray, tuple[int, int, int, int]]] = field(default_factory=dict)
 
 
-class DetectorAnalyzer:
+class DetectorAnalyzer(AnalyzerBase):
     name = "detector"
 
     def __init__(self, model: Any, every: int = 3, batch_size: int = 64, key_frames: int = 3) -> None:
@@ -38,8 +38,11 @@ class DetectorAnalyzer:
         self.every = every
         self.batch_size = batch_size
         self.n_key = key_frames
-        self.model_hashes = {model.name: model.sha256}
         self._reset()
+
+    @property
+    def model_hashes(self) -> dict[str, str]:
+        return {self.model.name: self.model.sha256}
 
     def _reset(self) -> None:
         self._tracks: list[int] = []
@@ -135,7 +138,7 @@ class DetectorAnalyzer:
 
     def key_frames(self) -> list[Any]:
         from detector.gradcam import explain_crops, overlay_heatmap
-        from fakescope.report import KeyFrame
+        from fakescope.core.types import KeyFrame
 
         best = sorted(self._top, key=lambda t: -t[0])
         if not best:

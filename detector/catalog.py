@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from .io import CONFIG_FILE, list_weights, weights_root
-from .registry import detector_spec, list_detectors
+from detector.io import CONFIG_FILE, list_weights, weights_root
+from detector.registry import detector_spec, list_detectors
 
 
 @dataclass(frozen=True)

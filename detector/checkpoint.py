@@ -17,9 +17,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from fakescope.atomicio import write_text_atomic
-
-from .io import atomic_save_tensors
+from detector.io import atomic_save_tensors
+from fakescope.core.atomicio import write_text_atomic
 
 STATE_FILE = "state.json"
 

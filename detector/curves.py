@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from fakescope.atomicio import write_bytes_atomic
+from fakescope.core.atomicio import write_bytes_atomic
 
 
 def plot_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> None:

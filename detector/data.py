@@ -9,7 +9,6 @@ memory or the loss.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fakescope.hashing import sha256_file
-
-SPLITS = ("train", "val", "test")
-PHOTO_METHOD = "photo"  # manifest method of still-photo reals (generator.photoreals)
+from fakescope.core.hashing import sha256_file
+from fakescope.core.manifest import PHOTO_METHOD, SPLITS, manifest_path, read_manifest
 
 
 @dataclass(frozen=True)
@@ -89,8 +86,8 @@ def load_crops(
     """Read every row's crops; fakes made by ``exclude_methods`` are dropped from train and val
     (kept in test) so a held-out-method experiment tests on a method the model never saw.
     ``fusion_holdout`` drops the validation identities reserved for fitting the fusion
-    (fakescope.splits), so the detector never selects itself on them."""
-    from fakescope.splits import holdout_of_rows
+    (fakescope.core.splits), so the detector never selects itself on them."""
+    from fakescope.core.splits import holdout_of_rows
 
     if not testset_dirs:
         raise ValueError("no test-set directories given; pass at least one directory holding manifest.csv")
@@ -100,15 +97,10 @@ def load_crops(
     manifests = []
     crop_sizes: set[int] = set()
     for d in map(Path, testset_dirs):
-        mf = d / "manifest.csv"
-        if not mf.is_file():
-            raise ValueError(f"{d} has no manifest.csv; pass a directory made by 'fakescope testset build'")
-        manifests.append((str(d), sha256_file(mf)))
-        with open(mf, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        need = {"label", "split", "crops"} - set(rows[0] if rows else {})
-        if need:
-            raise ValueError(f"{mf} lacks column(s) {sorted(need)}; rebuild the test set with face crops")
+        if not d.is_dir():
+            raise ValueError(f"{d} is not a directory; pass a directory made by 'fakescope testset build'")
+        rows = read_manifest(d, require=("label", "split", "crops"))
+        manifests.append((str(d), sha256_file(manifest_path(d))))
         held = holdout_of_rows(rows) if fusion_holdout else frozenset()
         for row in rows:
             split, label, method = row["split"], row["label"], row.get("method", "")

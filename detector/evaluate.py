@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from .aggregate import aggregate_video
-from .calibration import Calibrator, brier_score, sigmoid
-from .data import CropSplit
-from .io import preprocess_crops
+from detector.aggregate import aggregate_video
+from detector.calibration import Calibrator, brier_score, sigmoid
+from detector.data import CropSplit
+from detector.io import preprocess_crops
 
 
 def auc_or_none(y: np.ndarray, s: np.ndarray) -> float | None:

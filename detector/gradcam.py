@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .io import LoadedDetector
+from detector.io import LoadedDetector
 
 
 def find_last_conv(model: nn.Module, input_size: int, in_channels: int = 3) -> nn.Conv2d:

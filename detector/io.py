@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -20,11 +20,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import nn
 
-from fakescope.atomicio import write_bytes_atomic, write_text_atomic
-from fakescope.hashing import sha256_file
+from detector.calibration import Calibrator, calibrator_from_dict
+from detector.registry import create_detector, detector_spec
+from fakescope.core.atomicio import write_bytes_atomic, write_text_atomic
+from fakescope.core.hashing import sha256_file
 
-from .calibration import Calibrator, calibrator_from_dict
-from .registry import create_detector, detector_spec
+if TYPE_CHECKING:
+    from generator.attacks import AttackTarget
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -188,6 +190,27 @@ class LoadedDetector:
         x = (rgb01 - m) / s
         masks = self._masks_for(masks)
         return x if masks is None else torch.cat([x, mask_plane(masks, x.shape[-1]).to(x.dtype)], dim=1)
+
+    def attack_target(self) -> AttackTarget:
+        """This detector as generator.attacks sees it: differentiable logits and the video score."""
+        import torch.nn.functional as F
+
+        from detector.aggregate import aggregate_video
+        from generator.attacks import AttackTarget
+
+        def logits(x_rgb01: torch.Tensor, masks: np.ndarray | None) -> torch.Tensor:
+            self.model.eval()
+            if x_rgb01.shape[-1] != self.input_size:
+                x_rgb01 = F.interpolate(x_rgb01, size=(self.input_size, self.input_size), mode="area")
+            return self.model(self.normalise(x_rgb01, masks))
+
+        def video_score(images: np.ndarray, masks: np.ndarray | None) -> float:
+            z = self.predict_logits(images, masks=masks)
+            n = len(z)
+            return float(aggregate_video(np.zeros(n, int), np.arange(n), z, self.calibrator,
+                                         top_frac=self.top_frac).probability)
+
+        return AttackTarget(self.name, self.sha256, self.crop_size, logits, video_score)
 
     def predict_logits(
         self, crops_bgr_uint8: np.ndarray, batch_size: int = 64, bf16: bool | None = None,

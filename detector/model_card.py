@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from fakescope.atomicio import write_text_atomic
+from fakescope.core.atomicio import write_text_atomic
 
 
 def _fmt(v: object) -> str:

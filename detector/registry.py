@@ -98,7 +98,7 @@ def _load_builtins() -> None:
     global _builtins_loaded
     if not _builtins_loaded:
         for family in _BUILTIN_FAMILIES:
-            importlib.import_module(f"{__package__}.{family}")
+            importlib.import_module(f"detector.models.{family}")
         _builtins_loaded = True
 
 

@@ -3,7 +3,7 @@
 Why: a test set holds a few dozen self-blend videos, each blended once. A detector trained only on
 those learns the handful of colour shifts and mask shapes it was shown and misses new ones (the
 shipped Meso-4 scored 0.65 AUC on held-out self-blends). Blending anew at every step (Shiohara &
-Yamasaki's recipe, see forensics.selfblend) turns each real crop into an unlimited supply of
+Yamasaki's recipe, see generator.selfblend) turns each real crop into an unlimited supply of
 boundary artifacts; pairing the fake with its own real source means the only difference the
 model can use is the blend itself, not the identity or the scene.
 
@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forensics.selfblend import self_blend_hull
-
-from .data import CropSplit
+from detector.data import CropSplit
+from generator.selfblend import self_blend_hull
 
 
 @dataclass(frozen=True)

@@ -23,18 +23,23 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from fakescope.atomicio import write_text_atomic
-
-from .augment import AugmentConfig, augment_batch, augment_batch_with_masks
-from .calibration import choose_threshold, make_calibrator
-from .checkpoint import load_checkpoint, optimizer_from_flat, rng_from_json, rng_to_json, save_checkpoint
-from .curves import plot_curves
-from .data import CropData, CropSplit, load_crops
-from .distributed import Dist
-from .evaluate import auc_or_none, predict_split, split_metrics, video_scores
-from .io import preprocess_crops, save_model
-from .registry import DetectorSpec, create_detector, detector_spec
-from .sbi import BatchPlan, materialize, plan_batch, real_weights, seam_known, seam_target
+from detector.augment import AugmentConfig, augment_batch, augment_batch_with_masks
+from detector.calibration import choose_threshold, make_calibrator
+from detector.checkpoint import (
+    load_checkpoint,
+    optimizer_from_flat,
+    rng_from_json,
+    rng_to_json,
+    save_checkpoint,
+)
+from detector.curves import plot_curves
+from detector.data import CropData, CropSplit, load_crops
+from detector.distributed import Dist
+from detector.evaluate import auc_or_none, predict_split, split_metrics, video_scores
+from detector.io import preprocess_crops, save_model
+from detector.registry import DetectorSpec, create_detector, detector_spec
+from detector.sbi import BatchPlan, materialize, plan_batch, real_weights, seam_known, seam_target
+from fakescope.core.atomicio import write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
     exclude_methods: tuple[str, ...] = ()  # fake methods left out of train/val (held-out test)
-    fusion_holdout: bool = False  # keep half the val identities away for the fusion fit (fakescope.splits)
+    fusion_holdout: bool = False  # keep half the val identities away for the fusion fit (fakescope.core.splits)
     sbi_fraction: float = 0.0  # share of each batch that is real crops paired with fresh self-blends (detector.sbi)
     ema_decay: float = 0.0  # > 0: validate, select and save an exponential moving average of the weights (_Ema)
     seam_weight: float = 0.0  # > 0: add this times the seam-map loss (Face X-ray; archs with predicts_seam)
@@ -318,7 +323,7 @@ def train_detector(
     rng = np.random.default_rng(cfg.seed)
     model = create_detector(arch, **cfg.arch_kwargs).to(memory_format=torch.channels_last)
     if dist.enabled:  # before the optimizer is built: the swapped layers hold new Parameter objects
-        from .distributed import globalize_batchnorm
+        from detector.distributed import globalize_batchnorm
 
         model = globalize_batchnorm(model, dist.bn_group)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

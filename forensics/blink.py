@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from fakescope.types import Evidence, FaceObservation, VideoInfo
+from fakescope.core.analyzers import AnalyzerBase
+from fakescope.core.types import Evidence, FaceObservation, VideoInfo
 
 # dlib 68-point indices of the six eye contour points, in the (p1..p6) order of Soukupova & Cech.
 RIGHT_EYE = (36, 37, 38, 39, 40, 41)
@@ -354,8 +355,8 @@ class _Track:
     valid: list[bool]
 
 
-class BlinkAnalyzer:
-    """Analyzer (fakescope.analyzers protocol): EAR per frame per track, blink evidence per track.
+class BlinkAnalyzer(AnalyzerBase):
+    """Analyzer (fakescope.core.analyzers protocol): EAR per frame per track, blink evidence per track.
 
     Needs every decoded frame (blinks last 3-12 frames); frames a track is missing from count as
     invalid (face lost).
@@ -416,5 +417,5 @@ class BlinkAnalyzer:
 
 
 def make_analyzer(config: object = None) -> BlinkAnalyzer:
-    """Factory used by fakescope.analyzers.build_analyzers (the scan config needs no blink knobs)."""
+    """Factory used by fakescope.core.analyzers.build_analyzers (the scan config needs no blink knobs)."""
     return BlinkAnalyzer()

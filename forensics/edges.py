@@ -279,7 +279,7 @@ class EdgeAnalyzer(SampledCropAnalyzer):
 
     def key_frames(self) -> list[Any]:
         """The most inconsistent crop of each track with its boundary heatmap, for the report."""
-        from fakescope.report import KeyFrame
+        from fakescope.core.types import KeyFrame
 
         return [KeyFrame("edges", fi, s, img, edge_heatmap(img, mask),
                          "Edge heatmap: red sectors of the face boundary disagree most with the rest.", tid)

@@ -7,7 +7,6 @@ are cut around the landmarks with a generous margin and capped in size so a cach
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import tempfile
@@ -18,8 +17,9 @@ from pathlib import Path, PurePosixPath
 import cv2
 import numpy as np
 
-from fakescope.faces import detect_landmarks_image
-from fakescope.video import iter_frames, probe
+from fakescope.core.faces import detect_landmarks_image
+from fakescope.core.manifest import read_manifest
+from fakescope.core.video import iter_frames, probe
 
 VIDEO_EXT = {".mp4", ".mov", ".avi", ".mkv", ".webm"}
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -160,20 +160,18 @@ def heldout_sources(testsets: Iterable[Path] | None, splits: Sequence[str] = ("v
     test set: :func:`split_samples` then splits by :func:`identity_split`).
 
     Why: a forensic model trained on faces of the test set's validation or test identities would be
-    measured (``fakescope audit``) and fused (``fakescope.fusion_fit``, on validation identities) on
+    measured (``fakescope audit``) and fused (``fakescope.scan.fusion_fit``, on validation identities) on
     people it has already seen, which inflates both. Training with these sources excluded keeps the
     whole suite identity-disjoint from the test set, as the detector is."""
     if not testsets:
         return None
     keys: set[str] = set()
     for d in testsets:
-        manifest = Path(d) / "manifest.csv"
-        if not manifest.is_file():
+        if not Path(d).is_dir():
             raise ValueError(f"{d} holds no manifest.csv; pass a directory made by 'fakescope testset build'")
-        with manifest.open(newline="") as f:
-            for row in csv.DictReader(f):
-                if row.get("split") in splits and row.get("source"):
-                    keys.add(source_key(row["source"]))
+        for row in read_manifest(d):
+            if row.get("split") in splits and row.get("source"):
+                keys.add(source_key(row["source"]))
     return keys
 
 

@@ -55,7 +55,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from fakescope.types import Evidence, FaceObservation, VideoInfo
+from fakescope.core.analyzers import AnalyzerBase
+from fakescope.core.types import Evidence, FaceObservation, VideoInfo
 from forensics.jsonmodel import JsonClassifier
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "pulse.json"
@@ -362,8 +363,8 @@ def _round(x: float, k: int = 4) -> float | None:
     return round(float(x), k) if math.isfinite(float(x)) else None
 
 
-class PulseAnalyzer:
-    """Analyzer (fakescope.analyzers protocol): region colours per frame, pulse evidence per track."""
+class PulseAnalyzer(AnalyzerBase):
+    """Analyzer (fakescope.core.analyzers protocol): region colours per frame, pulse evidence per track."""
 
     name = "pulse"
 
@@ -379,7 +380,7 @@ class PulseAnalyzer:
     def model_hashes(self) -> dict[str, str]:
         """sha256 of the shipped weights file when it scores (recorded in the verdict's versions)."""
         if self._use_model and self._model is None and WEIGHTS.exists():
-            from fakescope.hashing import sha256_file
+            from fakescope.core.hashing import sha256_file
 
             return {"pulse": sha256_file(WEIGHTS)}
         return {}
@@ -535,5 +536,5 @@ class PulseAnalyzer:
 
 
 def make_analyzer(config: object = None) -> PulseAnalyzer:
-    """Factory for fakescope.analyzers.build_analyzers; scores with the rule when no model is shipped."""
+    """Factory for fakescope.core.analyzers.build_analyzers; scores with the rule when no model is shipped."""
     return PulseAnalyzer()

@@ -11,11 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from fakescope.faces import AlignedFace
-from fakescope.types import Evidence, FaceObservation, VideoInfo
+from fakescope.core.analyzers import AnalyzerBase
+from fakescope.core.faces import AlignedFace
+from fakescope.core.types import Evidence, FaceObservation, VideoInfo
 
 
-class SampledCropAnalyzer:
+class SampledCropAnalyzer(AnalyzerBase):
     name = "sampled"
 
     def __init__(self, every: int, size: int, min_frames: int) -> None:

@@ -1,7 +1,7 @@
 """Train the edge/blending model on self-blends vs their real originals; write forensics/weights/edges.json.
 
 Why self-blends: they carry the boundary artifacts of a face swap without depending on any one
-generator (see forensics.selfblend). Training uses random JPEG qualities so that compression
+generator (see generator.selfblend). Training uses random JPEG qualities so that compression
 alone is not mistaken for blending; the split is by identity so the held-out AUC measures faces
 the model has never seen.
 
@@ -24,11 +24,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fakescope.faces import align_face
+from fakescope.core.faces import align_face
 from forensics.edges import CROP_SIZE, FEATURE_NAMES, WEIGHTS, edge_features
 from forensics.facedata import FaceSample, heldout_sources, load_or_collect, split_description, split_samples
 from forensics.jsonmodel import JsonClassifier
-from forensics.selfblend import self_blend
+from generator.selfblend import self_blend
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -140,7 +140,7 @@ def train_edges(
     x_tr = np.concatenate([p[0] for p in parts])
     y_tr = np.concatenate([p[1] for p in parts])
     x_te, y_te, _ = build_dataset(test, seed + 1, lambda _r: 75)
-    meta: dict = {"trained_on": "self-blends vs real faces (forensics.selfblend), JPEG 55-98 or none",
+    meta: dict = {"trained_on": "self-blends vs real faces (generator.selfblend), JPEG 55-98 or none",
             "model": "StandardScaler + MLP(64 ReLU, alpha=3)", "crop_size": CROP_SIZE, "seed": seed,
             "data_hash": data_hash(samples), "split": split_description(holdout_sources)}
     model = fit_mlp(x_tr, y_tr, FEATURE_NAMES, seed=seed, meta=meta)

@@ -31,11 +31,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from fakescope.atomicio import write_text_atomic
-from fakescope.faces import FacePipeline
-from fakescope.hashing import sha256_bytes, sha256_file
-from fakescope.types import Evidence, FaceObservation
-from fakescope.video import expand_video_inputs, probe
+from fakescope.core.atomicio import write_text_atomic
+from fakescope.core.faces import FacePipeline
+from fakescope.core.hashing import sha256_bytes, sha256_file
+from fakescope.core.types import Evidence, FaceObservation
+from fakescope.core.video import expand_video_inputs, probe
 from forensics.jsonmodel import JsonClassifier
 from forensics.pulse import FEATURE_NAMES, FEATURES_VERSION, WEIGHTS, PulseAnalyzer, region_polygons
 

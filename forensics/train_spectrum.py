@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from fakescope.faces import align_face
+from fakescope.core.faces import align_face
 from forensics.facedata import FaceSample, heldout_sources, load_or_collect, split_description, split_samples
-from forensics.selfblend import self_blend
 from forensics.spectrum import CROP_SIZE, WEIGHTS, radial_spectrum, train_spectrum, upsample_fake
 from forensics.train_edges import DEFAULT_DATA, auc, data_hash, jpeg, train_quality
+from generator.selfblend import self_blend
 
 
 def crops_for(samples: Sequence[FaceSample], seed: int, quality=train_quality) -> tuple[list[np.ndarray], list[np.ndarray]]:  # noqa: ANN001

@@ -5,23 +5,28 @@ that crop), warped back into the frame and added only inside the dilated face hu
 of the frame is untouched. The clip is then H.264-encoded like every other item, and the score
 "after" is measured on crops decoded from the written file: an attack that does not survive
 compression is reported as such, not as a success.
+
+The detector arrives as an AttackTarget of callables (``LoadedDetector.attack_target()`` builds
+one), so the generator never imports a detector.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from fakescope.atomicio import write_bytes_atomic, write_json_atomic
-from fakescope.faces import FaceTracker, align_face
-from fakescope.video import iter_frames
+from fakescope.core.atomicio import write_bytes_atomic, write_json_atomic
+from fakescope.core.faces import FaceTracker, align_face
+from fakescope.core.video import iter_frames
+from generator.clips import encode_h264, extract_crops, stable_rng
 
 
 def _to_tensor(crops_bgr: np.ndarray) -> torch.Tensor:
@@ -32,14 +37,20 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray((x.clamp(0, 1) * 255.0 + 0.5).byte().permute(0, 2, 3, 1).numpy()[..., ::-1])
 
 
-def _logits(detector: Any, x_rgb01: torch.Tensor, masks: np.ndarray | None = None) -> torch.Tensor:
-    size = detector.input_size
-    if x_rgb01.shape[-1] != size:
-        x_rgb01 = F.interpolate(x_rgb01, size=(size, size), mode="area")
-    return detector.model(detector.normalise(x_rgb01, masks))
+@dataclass(frozen=True)
+class AttackTarget:
+    """The detector under attack: its identity, crop size and two scoring callables."""
+
+    name: str
+    sha256: str
+    crop_size: int
+    # differentiable fake logits of RGB crops in [0, 1] (N, 3, S, S), with their face hulls or None
+    logits: Callable[[torch.Tensor, np.ndarray | None], torch.Tensor]
+    # calibrated video P(fake) of uint8 BGR crops (N, S, S, 3) and their hulls (or None)
+    video_score: Callable[[np.ndarray, np.ndarray | None], float]
 
 
-def attack_crops(detector: Any, crops_bgr: np.ndarray, eps: float, method: str = "pgd", steps: int = 10,
+def attack_crops(target: AttackTarget, crops_bgr: np.ndarray, eps: float, method: str = "pgd", steps: int = 10,
                  alpha: float | None = None, seed: int = 0, masks: np.ndarray | None = None) -> np.ndarray:
     """Perturb uint8 BGR crops (N, S, S, 3) within an L-inf ball of ``eps``/255 to lower the fake logit
     (``masks``: the crops' face hulls, for detectors that read them; the hull itself is not attacked)."""
@@ -47,10 +58,9 @@ def attack_crops(detector: Any, crops_bgr: np.ndarray, eps: float, method: str =
         raise ValueError(f"unknown attack {method!r}; use 'fgsm' or 'pgd'")
     x0 = _to_tensor(crops_bgr)
     e = eps / 255.0
-    detector.model.eval()
     if method == "fgsm":
         x = x0.clone().requires_grad_(True)
-        _logits(detector, x, masks).sum().backward()
+        target.logits(x, masks).sum().backward()
         adv = x0 - e * x.grad.sign()
     else:
         step = alpha if alpha is not None else 2.5 * e / steps
@@ -58,7 +68,7 @@ def attack_crops(detector: Any, crops_bgr: np.ndarray, eps: float, method: str =
         adv = (x0 + (torch.rand(x0.shape, generator=gen) * 2 - 1) * e).clamp(0, 1)
         for _ in range(steps):
             adv = adv.detach().requires_grad_(True)
-            _logits(detector, adv, masks).sum().backward()
+            target.logits(adv, masks).sum().backward()
             adv = adv - step * adv.grad.sign()
             adv = torch.min(torch.max(adv, x0 - e), x0 + e).clamp(0, 1)
     return _to_uint8(adv.detach())
@@ -76,27 +86,20 @@ def paste_delta(frame: np.ndarray, aligned: Any, adv_crop: np.ndarray, feather: 
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def _video_score(detector: Any, crops: dict[str, np.ndarray]) -> float | None:
+def _video_score(target: AttackTarget, crops: dict[str, np.ndarray]) -> float | None:
     """Calibrated video score of an item's stored crops (``images`` and, if stored, ``masks``)."""
-    from detector.aggregate import aggregate_video
-
     if len(crops["images"]) == 0:
         return None
-    logits = detector.predict_logits(crops["images"], masks=crops.get("masks"))
-    n = len(logits)
-    return float(aggregate_video(np.zeros(n, int), np.arange(n), logits, detector.calibrator,
-                                 top_frac=detector.top_frac).probability)
+    return float(target.video_score(crops["images"], crops.get("masks")))
 
 
-def attack_testset(out_dir: Path, cfg: Any, progress: bool = True, max_items: int = 12) -> list[str]:
+def attack_testset(out_dir: Path, cfg: Any, target: AttackTarget, progress: bool = True,
+                   max_items: int = 12) -> list[str]:
     """Add attacked copies of test-split fake items to the test set in ``out_dir``; returns new item ids."""
     from tqdm import tqdm
 
-    from detector.io import load_model
-    from fakescope.hashing import sha256_bytes
-    from generator.testset import _encode, extract_crops, stable_rng
+    from fakescope.core.hashing import sha256_bytes
 
-    detector = load_model(cfg.attack_detector)
     rows = [json.loads(p.read_text()) for p in sorted((Path(out_dir) / "items").glob("*.json"))]
     victims = [r for r in rows if r["label"] == "fake" and r["split"] == "test" and r["method"] not in ("fgsm", "pgd")]
     victims = victims[:max_items]
@@ -111,7 +114,7 @@ def attack_testset(out_dir: Path, cfg: Any, progress: bool = True, max_items: in
             frames.append(frame)
             lms.append(min(faces, key=lambda f: f.track_id).landmarks if faces else None)
         with np.load(Path(out_dir) / row["crops"], allow_pickle=False) as z:
-            before = _video_score(detector, {k: z[k] for k in ("images", "masks") if k in z})
+            before = _video_score(target, {k: z[k] for k in ("images", "masks") if k in z})
         if before is None:  # no face crops in this item: nothing to attack
             bar.update(len(cfg.attack_eps))
             continue
@@ -127,20 +130,20 @@ def attack_testset(out_dir: Path, cfg: Any, progress: bool = True, max_items: in
                 if lm is None:
                     out_frames.append(frame)
                     continue
-                a = align_face(frame, lm, size=detector.crop_size, margin=0.3)
-                adv = attack_crops(detector, a.image[None], eps, cfg.attack, cfg.pgd_steps, seed=seed, masks=a.mask[None])[0]
+                a = align_face(frame, lm, size=target.crop_size, margin=0.3)
+                adv = attack_crops(target, a.image[None], eps, cfg.attack, cfg.pgd_steps, seed=seed, masks=a.mask[None])[0]
                 out_frames.append(paste_delta(frame, a, adv))
-            data = _encode(out_frames, 25.0, 18, Path(out_dir) / "items" / f".{item_id}.tmp.mp4")
+            data = encode_h264(out_frames, 25.0, 18, Path(out_dir) / "items" / f".{item_id}.tmp.mp4")
             video = Path(out_dir) / "items" / f"{item_id}.mp4"
             write_bytes_atomic(video, data)
-            crops = extract_crops(video, lms, cfg)
+            crops = extract_crops(video, lms, cfg.crop_size, cfg.crops_per_item)
             buf = io.BytesIO()
             np.savez_compressed(buf, **crops)
             write_bytes_atomic(Path(out_dir) / "crops" / f"{item_id}.npz", buf.getvalue())
-            after = _video_score(detector, crops)
+            after = _video_score(target, crops)
             params = {**json.loads(row["params"]), "attack": cfg.attack, "epsilon": eps,
-                      "steps": cfg.pgd_steps if cfg.attack == "pgd" else 1, "detector": detector.name,
-                      "detector_sha256": detector.sha256, "score_before": round(before, 6),
+                      "steps": cfg.pgd_steps if cfg.attack == "pgd" else 1, "detector": target.name,
+                      "detector_sha256": target.sha256, "score_before": round(before, 6),
                       "score_after": None if after is None else round(after, 6), "attacked_from": row["path"], "clean_sha256": row["sha256"],
                       "base_method": row["method"]}
             new = {**row, "path": f"items/{item_id}.mp4", "method": cfg.attack, "params": json.dumps(params, sort_keys=True),

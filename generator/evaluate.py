@@ -19,10 +19,10 @@ import cv2
 import numpy as np
 import torch
 
-from fakescope.embedding import face_descriptor
-from fakescope.faces import FacePipeline, align_face, detect_landmarks_image
-from fakescope.video import IMAGE_SUFFIXES, probe
-from generator.atomic import atomic_write_json, atomic_write_png
+from fakescope.core.atomicio import write_json_atomic, write_png_atomic
+from fakescope.core.embedding import face_descriptor
+from fakescope.core.faces import FacePipeline, align_face, detect_landmarks_image
+from fakescope.core.video import IMAGE_SUFFIXES, probe
 from generator.losses import ssim
 from generator.models import images_to_tensor
 from generator.render import SwapEngine
@@ -215,7 +215,7 @@ def evaluate_swap(
 
     recon = _recon_ssim(engine, np.stack(crops), np.stack(hulls), source_identity)
     strip_path = out_dir / "strip.png"
-    atomic_write_png(strip_path, _strip(pairs))
+    write_png_atomic(strip_path, _strip(pairs))
     near = int(np.sum(np.asarray(d_tgt) < np.asarray(d_src)))
     result = EvalResult(
         frames_with_face=len(crops), frames_compared=len(d_tgt), fraction_nearer_target=near / len(crops),
@@ -225,11 +225,11 @@ def evaluate_swap(
         recon_ssim=recon, swapped_faces_missing=missing, strip=strip_path, metrics_json=out_dir / "metrics.json",
         sharpness_ratio=_mean(sharp),
     )
-    atomic_write_json(result.metrics_json, {
+    write_json_atomic(result.metrics_json, {
         **result.as_json(), "run_dir": str(run_dir), "step": engine.step, "input": str(input_video),
         "swapped": str(swapped_video), "source_identity": source_identity, "target_identity": target_identity,
         "train_seconds": meta.get("train_seconds"), "preset": p.name,
-    })
+    }, sort_keys=True)
     return result
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fakescope.faces import align_face
-from fakescope.hashing import sha256_file
-from fakescope.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, files_with_suffix
+from fakescope.core.faces import align_face
+from fakescope.core.hashing import sha256_file
+from fakescope.core.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, files_with_suffix
 
 EXTRACT_VERSION = 1  # bump when extraction changes in a way that invalidates cached faces
 
@@ -76,7 +76,7 @@ def _largest(faces: list) -> np.ndarray | None:  # list[FaceObservation]
 
 def _iter_source_faces(path: Path, frame_stride: int, progress: bool) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Yield (frame_index, frame_bgr, landmarks) of the largest face per (sampled) frame or image."""
-    from fakescope.faces import FacePipeline, detect_landmarks_image
+    from fakescope.core.faces import FacePipeline, detect_landmarks_image
 
     if path.suffix.lower() in IMAGE_SUFFIXES:
         img = cv2.imread(str(path), cv2.IMREAD_COLOR)

@@ -28,7 +28,7 @@ class Preset:
 
     name: str
     size: int  # aligned face crop, pixels
-    # Crops are fakescope.faces.align_face(size, margin, shift_y); training and rendering must agree.
+    # Crops are fakescope.core.faces.align_face(size, margin, shift_y); training and rendering must agree.
     # Why not the core defaults: its template centres the eyes-to-mouth triangle, so any margin that
     # keeps the chin leaves a third of the crop above the brows, which the swap never pastes. At 64 px
     # every pixel counts: margin 0.1 and shift 0.15 put ~1.3x more pixels on the face (measured on six

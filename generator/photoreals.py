@@ -25,11 +25,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detector.data import PHOTO_METHOD
-from fakescope.atomicio import write_bytes_atomic
-from fakescope.hashing import sha256_file
-
-from .testset import write_manifest_rows
+from fakescope.core.atomicio import write_bytes_atomic
+from fakescope.core.hashing import sha256_file
+from fakescope.core.manifest import PHOTO_METHOD, write_manifest
 
 MAX_SIDE = 1024  # large photos are downscaled before face detection (HOG cost grows with area)
 # Recognised by content, not name: the Yale faces are GIFs named "subject01.happy".
@@ -83,7 +81,7 @@ def build_photo_reals(dirs: Sequence[str | Path], out_dir: Path, crop_size: int 
     """Align the largest face of every photo and write one train-split item per person; returns the manifest."""
     from tqdm import tqdm
 
-    from fakescope.faces import align_face, detect_landmarks_image
+    from fakescope.core.faces import align_face, detect_landmarks_image
 
     photos = find_photos(dirs)
     if not photos:
@@ -118,4 +116,4 @@ def build_photo_reals(dirs: Sequence[str | Path], out_dir: Path, crop_size: int 
         raise ValueError(f"no face was found in any of {len(photos)} photos")
     if progress and skipped:
         print(f"{skipped} of {len(photos)} photos had no detectable face and were skipped")
-    return write_manifest_rows(out_dir, rows)
+    return write_manifest(out_dir, rows)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from generator.atomic import atomic_write_bytes
+from fakescope.core.atomicio import write_bytes_atomic
 from generator.faceset import FaceSet
 from generator.models import FaceSwapModel, images_to_tensor, tensor_to_images
 
@@ -89,4 +89,4 @@ def loss_plot_png(rows: list[dict[str, float]], title: str = "training losses") 
 
 def write_loss_plot(path: Path, rows: list[dict[str, float]], title: str = "training losses") -> None:
     if rows:
-        atomic_write_bytes(path, loss_plot_png(rows, title))
+        write_bytes_atomic(path, loss_plot_png(rows, title))

@@ -18,10 +18,10 @@ from typing import Literal
 import numpy as np
 import torch
 
-from fakescope.faces import AlignedFace, FacePipeline, align_face
-from fakescope.video import probe
+from fakescope.core.checkpoint import load_checkpoint, load_module
+from fakescope.core.faces import AlignedFace, FacePipeline, align_face
+from fakescope.core.video import probe
 from generator.blend import BlendMode, blend_mask, paste_face
-from generator.checkpoint import load_checkpoint, load_module
 from generator.colour import ColourMode, transfer_colour
 from generator.models import FaceSwapModel, Preset, autocast_dtype, images_to_tensor, tensor_to_images
 from generator.threads import torch_threads

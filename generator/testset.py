@@ -12,33 +12,30 @@ Resumability: an item is finished when its sidecar JSON exists; a rerun skips fi
 
 from __future__ import annotations
 
-import csv
 import io
 import json
-import shutil
-import subprocess
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from fakescope import __version__
-from fakescope.atomicio import write_bytes_atomic as atomic_write_bytes
-from fakescope.atomicio import write_json_atomic as atomic_write_json
-from fakescope.atomicio import write_text_atomic as atomic_write_text
-from fakescope.errors import UnusableInputError
-from fakescope.faces import FaceTracker, align_face
-from fakescope.hashing import sha256_bytes, sha256_file
-from fakescope.video import IMAGE_SUFFIXES, expand_video_inputs, iter_frames, probe
+from fakescope.core.atomicio import write_bytes_atomic, write_json_atomic
+from fakescope.core.errors import UnusableInputError
+from fakescope.core.faces import FaceTracker
+from fakescope.core.hashing import sha256_bytes, sha256_file
+from fakescope.core.manifest import write_manifest as write_manifest_rows
+from fakescope.core.video import IMAGE_SUFFIXES, expand_video_inputs, iter_frames, probe
+from generator.clips import encode_h264, extract_crops, stable_rng
 from generator.perturb import apply_frame, sample_perturbation
 from generator.warpfake import sample_warp_params, warp_fake_frame
 
-MANIFEST_COLUMNS = ["path", "label", "source", "identity", "method", "params", "seed", "split", "sha256",
-                    "crops", "source_start_frame", "frames"]
+if TYPE_CHECKING:
+    from generator.attacks import AttackTarget
+
 
 
 @dataclass(frozen=True)
@@ -70,10 +67,6 @@ class Segment:
     start: int
     frames: list[np.ndarray] = field(repr=False)
     landmarks: list[np.ndarray | None] = field(repr=False)
-
-
-def stable_rng(seed: int, *keys: str) -> np.random.Generator:
-    return np.random.default_rng([seed, *(zlib.crc32(k.encode()) for k in keys)])
 
 
 def find_videos(inputs: Sequence[str | Path]) -> list[Path]:
@@ -146,22 +139,6 @@ def read_segments(path: Path, cfg: TestsetConfig) -> Iterator[Segment]:
             if found >= cfg.min_face_fraction:
                 yield Segment(path, identity_of(path), si, start, cur["frames"], cur["lms"])
             cur = None
-
-
-def _encode(frames: Sequence[np.ndarray], fps: float, crf: int, tmp: Path) -> bytes:
-    h, w = frames[0].shape[:2]
-    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}", "-r", f"{fps:g}",
-           "-i", "-", "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p",
-           "-threads", "1", "-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1", str(tmp)]
-    if shutil.which("ffmpeg") is None:
-        raise RuntimeError("ffmpeg is required to build test sets (apt-get install ffmpeg)")
-    proc = subprocess.run(cmd, input=b"".join(np.ascontiguousarray(f).tobytes() for f in frames),
-                          capture_output=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"ffmpeg failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
-    data = tmp.read_bytes()
-    tmp.unlink()
-    return data
 
 
 def run_uses_gan(meta: dict[str, Any]) -> bool:
@@ -245,7 +222,7 @@ class MethodBank:
 
     def make_frame(self, method: str, frame: np.ndarray, lm: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         if method == "self_blend":
-            from forensics.selfblend import self_blend
+            from generator.selfblend import self_blend
 
             # The same parameters on every frame of the clip (fresh rng per frame) avoid flicker.
             return self_blend(frame, lm, np.random.default_rng(params["frame_seed"]))[0]
@@ -261,7 +238,7 @@ class MethodBank:
 
 
 def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig | None = None,
-                  progress: bool = True) -> Path:
+                  progress: bool = True, attack_target: AttackTarget | None = None) -> Path:
     """Build (or resume) a test set; returns the manifest path."""
     from tqdm import tqdm
 
@@ -278,7 +255,7 @@ def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig 
     methods = ["real", *bank.available()]
     bank.check_identity_leaks(splits)
     sources = {str(v): sha256_file(v) for v in videos}
-    atomic_write_json(out_dir / "build.json", {"config": _jsonable(asdict(cfg)), "methods": methods,
+    write_json_atomic(out_dir / "build.json", {"config": _jsonable(asdict(cfg)), "methods": methods,
                                                "sources": sources, "splits": splits, "fakescope": __version__})
 
     bar = tqdm(total=len(videos) * cfg.segments_per_video * len(methods), unit="item", desc="testset",
@@ -298,7 +275,9 @@ def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig 
     if cfg.attack:
         from generator.attacks import attack_testset
 
-        attack_testset(out_dir, cfg, progress=progress)
+        if attack_target is None:
+            raise ValueError(f"attack {cfg.attack!r} needs the detector to attack (attack_target)")
+        attack_testset(out_dir, cfg, attack_target, progress=progress)
     return write_manifest(out_dir)
 
 
@@ -315,7 +294,7 @@ def _resplit(out_dir: Path, splits: dict[str, str]) -> None:
         row = json.loads(sidecar.read_text())
         if row["identity"] in splits and row["split"] != splits[row["identity"]]:
             row["split"] = splits[row["identity"]]
-            atomic_write_json(sidecar, row)
+            write_json_atomic(sidecar, row)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -335,13 +314,13 @@ def _build_item(seg: Segment, method: str, bank: MethodBank, split: str, out_dir
         out = frame if method == "real" or lm is None else bank.make_frame(method, frame, lm, params)
         frames.append(apply_frame(out, pert, rng))
     fps = 25.0
-    data = _encode(frames, fps, pert.crf, out_dir / "items" / f".{item_id}.tmp.mp4")
+    data = encode_h264(frames, fps, pert.crf, out_dir / "items" / f".{item_id}.tmp.mp4")
     video_path = out_dir / "items" / f"{item_id}.mp4"
-    atomic_write_bytes(video_path, data)
-    crops = extract_crops(video_path, seg.landmarks, cfg)
+    write_bytes_atomic(video_path, data)
+    crops = extract_crops(video_path, seg.landmarks, cfg.crop_size, cfg.crops_per_item)
     buf = io.BytesIO()
     np.savez_compressed(buf, **crops)
-    atomic_write_bytes(out_dir / "crops" / f"{item_id}.npz", buf.getvalue())
+    write_bytes_atomic(out_dir / "crops" / f"{item_id}.npz", buf.getvalue())
     row = {
         "path": f"items/{item_id}.mp4", "label": "real" if method == "real" else "fake",
         "source": str(seg.source), "identity": seg.identity, "method": method,
@@ -349,41 +328,9 @@ def _build_item(seg: Segment, method: str, bank: MethodBank, split: str, out_dir
         "sha256": sha256_bytes(data), "crops": f"crops/{item_id}.npz", "source_start_frame": seg.start,
         "frames": len(frames),
     }
-    atomic_write_json(sidecar, row)
-
-
-def extract_crops(video_path: Path, landmarks: Sequence[np.ndarray | None], cfg: TestsetConfig) -> dict[str, np.ndarray]:
-    """Aligned crops of evenly spaced frames, decoded from the written clip."""
-    valid = [i for i, lm in enumerate(landmarks) if lm is not None]
-    pick = set(np.linspace(0, len(valid) - 1, min(cfg.crops_per_item, len(valid))).round().astype(int).tolist())
-    chosen = {valid[i] for i in pick}
-    images, masks, idx = [], [], []
-    for index, _, frame in iter_frames(video_path):
-        if index in chosen:
-            a = align_face(frame, landmarks[index], size=cfg.crop_size, margin=0.3)
-            images.append(a.image)
-            masks.append((a.mask * 255).astype(np.uint8))
-            idx.append(index)
-    s = cfg.crop_size
-    return {"images": np.asarray(images, np.uint8).reshape(-1, s, s, 3),
-            "masks": np.asarray(masks, np.uint8).reshape(-1, s, s), "frames": np.asarray(idx, np.int64)}
+    write_json_atomic(sidecar, row)
 
 
 def write_manifest(out_dir: Path) -> Path:
+    """The manifest of every item written so far (items/*.json), in a stable order."""
     return write_manifest_rows(out_dir, [json.loads(p.read_text()) for p in sorted((out_dir / "items").glob("*.json"))])
-
-
-def write_manifest_rows(out_dir: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    """``out_dir/manifest.csv`` (MANIFEST_COLUMNS, atomic) from rows; extra keys are left out."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return atomic_write_text(out_dir / "manifest.csv", buf.getvalue())
-
-
-def read_manifest(path: Path) -> list[dict[str, str]]:
-    path = Path(path)
-    manifest = path / "manifest.csv" if path.is_dir() else path
-    with manifest.open(newline="") as fh:
-        return list(csv.DictReader(fh))

@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 import torch
 
-from generator.atomic import atomic_write_json, atomic_write_png, atomic_write_text
-from generator.checkpoint import code_version, load_checkpoint, save_checkpoint
+from fakescope.core.atomicio import write_json_atomic, write_png_atomic, write_text_atomic
+from fakescope.core.checkpoint import code_version, load_checkpoint, save_checkpoint
 from generator.faceset import FaceSet, build_faceset
 from generator.losses import GanKind
 from generator.models import Preset, get_preset
@@ -96,7 +96,7 @@ def _write_loss_log(path: Path, rows: list[dict[str, float]]) -> None:
     w.writeheader()
     for r in rows:
         w.writerow({k: _fmt(r[k]) for k in LOSS_COLUMNS})
-    atomic_write_text(path, buf.getvalue())
+    write_text_atomic(path, buf.getvalue())
 
 
 def _fmt(v: float) -> str:
@@ -161,7 +161,7 @@ def train_facesets(
         "preset": preset.as_json(), "identities": trainer.identities, "options": options.as_json(),
         "data": data, "code_version": version, "torch": torch.__version__,
     }
-    atomic_write_json(run_dir / RUN_FILE, run_meta)
+    write_json_atomic(run_dir / RUN_FILE, run_meta, sort_keys=True)
 
     def checkpoint() -> Path:
         tensors, meta = trainer.state()
@@ -171,8 +171,8 @@ def train_facesets(
 
     def preview() -> None:
         grid = preview_grid(trainer.model, facesets, autocast=trainer.autocast())
-        atomic_write_png(run_dir / "preview.png", grid)
-        atomic_write_png(run_dir / "previews" / f"step_{trainer.step:08d}.png", grid)
+        write_png_atomic(run_dir / "preview.png", grid)
+        write_png_atomic(run_dir / "previews" / f"step_{trainer.step:08d}.png", grid)
         write_loss_plot(run_dir / "losses.png", rows, f"{preset.name}: {', '.join(trainer.identities)}")
 
     budget = None if minutes is None else float(minutes) * 60.0

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from generator.augment import AugmentConfig, augment_batch
-from generator.checkpoint import (
+from fakescope.core.checkpoint import (
     Checkpoint,
     load_module,
     module_tensors,
@@ -27,6 +26,7 @@ from generator.checkpoint import (
     restore_torch_rng,
     torch_rng_state,
 )
+from generator.augment import AugmentConfig, augment_batch
 from generator.discriminator import PatchDiscriminator
 from generator.faceset import FaceSet
 from generator.losses import (

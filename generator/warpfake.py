@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fakescope.faces import align_face, hull_mask
+from fakescope.core.faces import align_face, hull_mask
 
 
 def sample_warp_params(rng: np.random.Generator) -> dict[str, float | int]:

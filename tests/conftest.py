@@ -1,7 +1,8 @@
-"""Shared fixtures: paths to the tiny bundled clips and writers for synthetic videos."""
+"""Shared fixtures: paths to the tiny bundled clips, writers for synthetic videos, one real aligned face."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -38,3 +39,11 @@ def no_face_video(tmp_path: Path) -> Path:
     rng = np.random.default_rng(0)
     frames = [np.clip(rng.normal(120, 30, (120, 160, 3)), 0, 255).astype(np.uint8) for _ in range(30)]
     return write_video(tmp_path / "noface.mp4", frames)
+
+
+@pytest.fixture(scope="session")
+def face() -> tuple[np.ndarray, np.ndarray]:
+    img = cv2.imread(str(FIXTURES / "face_aligned_160.png"), cv2.IMREAD_COLOR)
+    assert img is not None, "tests/fixtures/face_aligned_160.png is missing"
+    lm = np.asarray(json.loads((FIXTURES / "face_aligned_160.json").read_text())["landmarks"], np.float32)
+    return img, lm

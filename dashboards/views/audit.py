@@ -1,7 +1,7 @@
 """Audit page: how accurate are the detectors on labelled videos, with intervals and plots.
 
-Runs exactly what ``fakescope audit`` runs (fakescope.audit.load_items + run_audit with the
-scorers of fakescope.audit_scorers.build_scorers) and lays out its metrics.json and PNGs.
+Runs exactly what ``fakescope audit`` runs (fakescope.audit.run.load_items + run_audit with the
+scorers of fakescope.audit.scorers.build_scorers) and lays out its metrics.json and PNGs.
 Sources are test-set folders found in the workspace or $FAKESCOPE_DATA_DIR, paths typed in, or
 an uploaded CSV with path,label columns whose relative paths are resolved against a folder the
 user names (an upload has no folder of its own).
@@ -54,11 +54,11 @@ class _Counting:
 def absolutise_csv(path: Path, base: Path) -> None:
     """Rewrite an uploaded CSV in place so relative ``path`` cells point into ``base``.
 
-    Parsed with the audit's own reader so delimiters, BOMs and header spellings are handled alike.
+    Parsed with the manifest reader the audit uses, so delimiters, BOMs and header spellings are handled alike.
     """
-    from fakescope.audit_items import read_csv
+    from fakescope.core.manifest import read_rows
 
-    header, rows = read_csv(path)
+    header, rows = read_rows(path)
     if "path" not in header:
         return  # load_items reports the missing column with its own message
     out = io.StringIO()
@@ -93,8 +93,8 @@ def metrics_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def run(sources: list[Path], detectors: list[str], with_analyzers: bool, n_boot: int) -> Any:
-    from fakescope.audit import load_items, run_audit
-    from fakescope.audit_scorers import build_scorers
+    from fakescope.audit.run import load_items, run_audit
+    from fakescope.audit.scorers import build_scorers
 
     items, errors = load_items(sources)
     if not items:

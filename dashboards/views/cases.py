@@ -1,4 +1,4 @@
-"""Cases page: the SQLite case log of every scan (fakescope.caselog), searchable, each row linking to its report.
+"""Cases page: the SQLite case log of every scan (fakescope.scan.caselog), searchable, each row linking to its report.
 
 A row's link is this page with ``?case=ID``, which shows that case and its HTML report, so links
 work from any browser that reaches the dashboard (a file path on the server would not).
@@ -55,7 +55,7 @@ def show_case(case: Any) -> None:
 
 
 def render(settings: Settings) -> None:
-    from fakescope.caselog import list_cases
+    from fakescope.scan.caselog import list_cases
 
     st.title("Cases: every past scan")
     cases = list_cases(settings.cases_db)

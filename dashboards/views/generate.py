@@ -55,7 +55,8 @@ def build_with_progress(real: list[Path], out_dir: Path, config: Any) -> Path:
 
 
 def testset_tab() -> None:
-    from generator.testset import TestsetConfig, read_manifest
+    from fakescope.core.manifest import read_manifest
+    from generator.testset import TestsetConfig
 
     st.write("Cuts short segments from real videos and writes, for each, the real clip and one fake per method, "
              "each through a random perturbation chain (`fakescope testset build`).")
@@ -100,8 +101,8 @@ def preview_frames(engine: Any, video: Path, to: str, n: int) -> list[tuple[int,
     """(frame index, original, swapped) for ``n`` evenly spaced frames that show a face."""
     import numpy as np
 
-    from fakescope.faces import FacePipeline
-    from fakescope.video import probe
+    from fakescope.core.faces import FacePipeline
+    from fakescope.core.video import probe
 
     info = probe(video)
     total = max(info.frames, 1)
@@ -144,7 +145,7 @@ def swap_tab(settings: Settings) -> None:
     whole = st.checkbox("Also render the whole video", key="sw_whole")
     if st.button("Render the preview", type="primary", key="sw_go", disabled=upload is None):
         st.session_state.pop(_PREVIEW, None)
-        from fakescope.errors import UnusableInputError
+        from fakescope.core.errors import UnusableInputError
 
         try:
             with private_upload(upload, settings.max_upload_bytes) as path:

@@ -1,7 +1,7 @@
 """Scan page: upload a video, watch the scan progress, read the verdict and its evidence.
 
-Every number comes from fakescope.scan.scan_video and every figure from fakescope.plots with the
-arguments fakescope.report uses, so the page shows what the CLI and the HTML report show. The
+Every number comes from fakescope.scan.pipeline.scan_video and every figure from fakescope.report.plots with the
+arguments fakescope.report.scan_report uses, so the page shows what the CLI and the HTML report show. The
 result is kept in the session under the upload's id: clicking a download button reruns the
 script but does not rescan.
 """
@@ -45,7 +45,7 @@ class ScanView:
 
 def reasons(record: dict[str, Any]) -> list[str]:
     """One plain-language line per analyzer, the ones that decided the verdict first."""
-    from fakescope.report import EXPLAIN, counted_analyzers, status_text
+    from fakescope.report.scan_report import EXPLAIN, counted_analyzers, status_text
 
     rows = []
     counted = counted_analyzers(record)
@@ -62,8 +62,8 @@ def reasons(record: dict[str, Any]) -> list[str]:
 
 
 def figures(record: dict[str, Any]) -> list[tuple[bytes, str]]:
-    """The report's timeline and EAR figures (fakescope.plots, same series and labels)."""
-    from fakescope.plots import ear_curve, timeline
+    """The report's timeline and EAR figures (fakescope.report.plots, same series and labels)."""
+    from fakescope.report.plots import ear_curve, timeline
 
     an = record.get("analyzers", {})
     fps = float(record["video"]["fps"]) or None
@@ -89,10 +89,10 @@ def key_frame_images(result: Any) -> list[tuple[Any, str]]:
 
 def run_scan(upload: Any, settings: Settings) -> ScanView:
     """Scan one upload with progress; writes the report and JSON to the workspace and logs the case."""
-    from fakescope.atomicio import write_json_atomic
-    from fakescope.caselog import append_case
-    from fakescope.report import write_scan_report
-    from fakescope.scan import ScanConfig, scan_video
+    from fakescope.core.atomicio import write_json_atomic
+    from fakescope.report.scan_report import write_scan_report
+    from fakescope.scan.caselog import append_case
+    from fakescope.scan.pipeline import ScanConfig, scan_video
 
     bar = st.progress(0.0, text="Waiting for the scanner...")
 
@@ -120,7 +120,7 @@ def run_scan(upload: Any, settings: Settings) -> ScanView:
 
 
 def verdict_card(record: dict[str, Any]) -> None:
-    from fakescope.fusion import FAKE_THRESHOLD, REAL_THRESHOLD
+    from fakescope.scan.fusion import FAKE_THRESHOLD, REAL_THRESHOLD
 
     label = record["verdict"]
     with st.container(border=True):
@@ -164,7 +164,7 @@ def unusable_message(name: str, reason: str) -> str:
 
 
 def render(settings: Settings) -> None:
-    from fakescope.errors import UnusableInputError
+    from fakescope.core.errors import UnusableInputError
 
     st.title("fakescope: is this video manipulated?")
     st.write(f"Upload a video (up to {settings.max_upload_mb} MB). It is analysed on this server, kept only "

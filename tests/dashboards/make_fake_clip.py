@@ -1,7 +1,7 @@
 """How tests/fixtures/fake_selfblend.mp4 was made: a self-blended copy of the real talking_head clip.
 
 The dashboard tests need a manipulated clip to upload, small enough to commit. We make it with our
-own pseudo-fake code (forensics.selfblend, the Self-Blended Images method the test-set builder
+own pseudo-fake code (generator.selfblend, the Self-Blended Images method the test-set builder
 uses): the first ``frames`` frames of tests/fixtures/talking_head.mp4, each face blended with an
 altered copy of itself with one fixed seed for the whole clip (the same draw on every frame, as
 generator.testset does, so the blend does not flicker), encoded with bit-exact single-threaded
@@ -27,9 +27,9 @@ OUTPUT = FIXTURES / "fake_selfblend.mp4"
 def make_fake_clip(source: Path = SOURCE, output: Path = OUTPUT, frames: int = 75, seed: int = 2,
                    crf: int = 23) -> Path:
     """Write ``frames`` self-blended frames of ``source`` to ``output`` (H.264 MP4); returns ``output``."""
-    from fakescope.faces import FaceTracker
-    from fakescope.video import iter_frames, probe
-    from forensics.selfblend import self_blend
+    from fakescope.core.faces import FaceTracker
+    from fakescope.core.video import iter_frames, probe
+    from generator.selfblend import self_blend
 
     if shutil.which("ffmpeg") is None:
         raise RuntimeError("ffmpeg is needed to encode the clip (apt-get install ffmpeg)")

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 import dashboards.app as app
 from dashboards.common import UploadRejected, leftover_uploads, private_upload
 from dashboards.config import env_max_upload_mb
-from fakescope.caselog import list_cases
+from fakescope.scan.caselog import list_cases
 from tests.dashboards.conftest import APP, FAKE_CLIP, TIMEOUT
 
 
@@ -116,7 +116,7 @@ def test_bad_uploads_show_clear_errors_and_the_next_upload_is_scanned(dash_env: 
 def test_dashboard_shows_what_scan_video_computes(dash_env: Path) -> None:
     """Same numbers as the CLI's scan: the page is a view, not a second analysis; and the progress
     callback sees every frame."""
-    from fakescope.scan import ScanConfig, scan_video
+    from fakescope.scan.pipeline import ScanConfig, scan_video
 
     calls: list[tuple[int, int]] = []
     direct = scan_video(FAKE_CLIP, ScanConfig(progress=False), progress_callback=lambda d, t: calls.append((d, t)))
@@ -141,8 +141,8 @@ def list_json(at: AppTest) -> dict:
 def test_detector_weights_are_read_once_and_analyzers_match_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
     import detector.io
     from dashboards.common import cached_detector, scan_analyzers
-    from fakescope.analyzers import build_analyzers
-    from fakescope.scan import ScanConfig
+    from fakescope.scan.analyzers import build_analyzers
+    from fakescope.scan.pipeline import ScanConfig
 
     cached_detector.clear()
     real = detector.io.load_model

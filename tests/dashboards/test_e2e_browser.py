@@ -46,7 +46,7 @@ def _healthy(url: str) -> bool:
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[str]:
     """`fakescope dashboard` as its own process group on a free localhost port; always killed."""
-    from fakescope.caselog import append_case
+    from fakescope.scan.caselog import append_case
 
     planted = tmp_path / "planted.html"  # a case whose report was tampered with: its script must not run
     planted.write_text("<html><body><p id='x'>static text</p>"

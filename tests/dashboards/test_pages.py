@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fakescope.caselog import append_case, list_cases
+from fakescope.scan.caselog import append_case, list_cases
 from tests.dashboards.conftest import FAKE_CLIP, FIXTURES, REAL_CLIP, page_test
 
 

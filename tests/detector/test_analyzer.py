@@ -8,7 +8,7 @@ import torch
 from detector.analyzer import DetectorAnalyzer
 from detector.io import load_model, save_model
 from detector.registry import create_detector, detector_spec
-from fakescope.scan import ScanConfig, scan_video
+from fakescope.scan.pipeline import ScanConfig, scan_video
 
 
 def _saved(arch: str, out: Path) -> Path:

@@ -60,7 +60,7 @@ def test_missing_manifest_or_crops_column(tmp_path):
 def test_fusion_holdout_keeps_half_the_val_identities_away(tiny_testset):
     import csv
 
-    from fakescope.splits import holdout_of_rows
+    from fakescope.core.splits import holdout_of_rows
 
     with open(tiny_testset / "manifest.csv", newline="") as f:
         rows = list(csv.DictReader(f))

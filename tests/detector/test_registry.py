@@ -69,5 +69,5 @@ def test_register_with_options_and_create_with_kwargs(monkeypatch):
 
 
 def test_import_is_lazy():
-    code = "import sys, detector; assert 'torch' not in sys.modules and 'detector.meso' not in sys.modules"
+    code = "import sys, detector; assert 'torch' not in sys.modules and 'detector.models.meso' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fakescope.types import FaceObservation, VideoInfo
+from fakescope.core.types import FaceObservation, VideoInfo
 from forensics.blink import (
     BlinkAnalyzer,
     BlinkConfig,

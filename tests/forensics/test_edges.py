@@ -4,9 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fakescope.analyzers import CropCache
-from fakescope.faces import align_face
-from fakescope.types import FaceObservation, VideoInfo
+from fakescope.core.analyzers import CropCache
+from fakescope.core.faces import align_face
+from fakescope.core.types import FaceObservation, VideoInfo
 from forensics.edges import (
     FEATURE_NAMES,
     N_SECTORS,

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fakescope.types import Evidence, FaceObservation, VideoInfo
+from fakescope.core.types import Evidence, FaceObservation, VideoInfo
 from forensics import pulse
 from forensics.pulse import FEATURE_NAMES, PulseAnalyzer, PulseConfig, region_mean, stable_segments
 from generator.synthetic import MEAN_SHAPE
@@ -172,7 +172,7 @@ def test_config_knobs_are_honoured(coherent: list) -> None:
 
 
 def test_pulse_plot_is_a_png(coherent: list) -> None:
-    from fakescope.plots import pulse_plot
+    from fakescope.report.plots import pulse_plot
 
     d = run(coherent).details
     png = pulse_plot(d["signals"], d["spectra"], d["bpm"])
@@ -182,8 +182,8 @@ def test_pulse_plot_is_a_png(coherent: list) -> None:
 
 
 def test_scan_json_carries_pulse_with_design_keys(talking_head: Path, tmp_path: Path) -> None:
-    from fakescope.report import write_scan_report
-    from fakescope.scan import ScanConfig, scan_video
+    from fakescope.report.scan_report import write_scan_report
+    from fakescope.scan.pipeline import ScanConfig, scan_video
 
     res = scan_video(talking_head, ScanConfig(progress=False, analyzers=("blink", "pulse")))
     p = res.record["analyzers"]["pulse"]

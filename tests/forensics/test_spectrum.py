@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fakescope.analyzers import CropCache
-from fakescope.faces import align_face
-from fakescope.types import FaceObservation, VideoInfo
+from fakescope.core.analyzers import CropCache
+from fakescope.core.faces import align_face
+from fakescope.core.types import FaceObservation, VideoInfo
 from forensics.jsonmodel import JsonClassifier
 from forensics.spectrum import (
     N_BINS,

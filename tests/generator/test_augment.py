@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fakescope.faces import hull_mask
+from fakescope.core.faces import hull_mask
 from generator.augment import (
     FLIP_68,
     AugmentConfig,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import generator.evaluate as evaluate_mod
-from fakescope.embedding import face_descriptor
-from fakescope.faces import FacePipeline
+from fakescope.core.embedding import face_descriptor
+from fakescope.core.faces import FacePipeline
 from generator.evaluate import evaluate_swap, expression_error, eye_aspect_ratio, mouth_aspect_ratio
 from generator.faceset import FaceSet
 from generator.models import Preset

@@ -9,7 +9,7 @@ import pytest
 from detector.data import load_crops
 from detector.sbi import real_weights
 from detector.train import TrainConfig, train_detector
-from fakescope.video import iter_frames
+from fakescope.core.video import iter_frames
 from generator.photoreals import build_photo_reals, subject_of
 from tests.detector.conftest import build_testset, with_face_masks
 

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fakescope.faces import FacePipeline
-from fakescope.video import probe
+from fakescope.core.faces import FacePipeline
+from fakescope.core.video import probe
 from generator.faceset import FaceSet
 from generator.models import Preset
 from generator.render import RenderOptions, SwapEngine, render_swap

@@ -4,9 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
-from fakescope.faces import FacePipeline
+from fakescope.core.faces import FacePipeline
+from fakescope.core.manifest import MANIFEST_COLUMNS, read_manifest
 from generator.perturb import Perturbation, apply_frame, sample_perturbation
-from generator.testset import MANIFEST_COLUMNS, TestsetConfig, assign_splits, build_testset, read_manifest
+from generator.testset import TestsetConfig, assign_splits, build_testset
 from generator.warpfake import dilated_region, warp_fake_frame
 
 TINY = dict(clip_frames=8, segments_per_video=2, crops_per_item=3, methods=("self_blend", "warp"))
@@ -89,7 +90,7 @@ def test_warp_changes_only_the_face_region(frame_and_landmarks: tuple[np.ndarray
 
 
 def test_self_blend_changes_only_the_face_region(frame_and_landmarks: tuple[np.ndarray, np.ndarray]) -> None:
-    from forensics.selfblend import self_blend
+    from generator.selfblend import self_blend
 
     frame, lm = frame_and_landmarks
     fake, mask, _ = self_blend(frame, lm, np.random.default_rng(0))

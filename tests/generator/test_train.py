@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from generator.checkpoint import latest_checkpoint_dir
+from fakescope.core.checkpoint import latest_checkpoint_dir
 from generator.faceset import FaceSet
 from generator.models import Preset
 from generator.train import train_facesets
