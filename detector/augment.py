@@ -69,18 +69,12 @@ def defocus_background(img: np.ndarray, hull: np.ndarray, rng: np.random.Generat
     """Blur everything beyond a dilated face hull, as a shallow depth of field does.
 
     Why: in studio footage (the HDTF news clips) the face is in focus and the background is not,
-    so the face looks much sharper than its surroundings (inner/outer log-Laplacian energy +1.0
-    to +1.4 on two test identities, -0.2 to +0.8 on every training identity). A detector that
-    learnt "a face blurrier than its surroundings is pasted" then calls those reals very real and
-    misses their self-blends. Defocusing the background, with a sharp margin around the landmark
-    hull so the seam band is untouched, was meant to remove that shortcut (training applies it to
-    reals and their online self-blends only, see detector.train._defocus_hulls).
-
-    Measured, it did not help (meso4_contrast, testset3 + photos, --sbi 0.5, --defocus 0.5, test
-    video AUC): 0.843 defocusing every crop, 0.886 reals and online blends only, 0.918 without.
-    The two studio identities kept their low scores: their self-blends are *sharper* than their
-    reals (log-Laplacian energy inside the face 7.67 vs 6.81 for one), so the shortcut is sharpness
-    itself rather than the background. Off by default.
+    so the face looks sharper than its surroundings, more so than in any training identity. A
+    detector that learnt "a face blurrier than its surroundings is pasted" then calls those reals
+    very real and misses their self-blends. Defocusing the background, with a sharp margin around
+    the landmark hull so the seam band is untouched, was meant to remove that shortcut (training
+    applies it to reals and their online self-blends only, see detector.train._defocus_hulls).
+    It did not help in our runs, so it is off by default; see docs/experiments.md.
     """
     m = (np.asarray(hull) > (127 if hull.dtype == np.uint8 else 0.5)).astype(np.uint8)
     ys, xs = np.nonzero(m)

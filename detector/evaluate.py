@@ -54,7 +54,7 @@ def video_scores(
     ``as_logits`` returns the aggregated logit instead. Rank metrics (AUC) use it: calibration is
     monotonic, so the ranking is the same, but calibrated probabilities are clipped to 1 - 1e-4, so
     every video above a logit of about 9 ties with every other, and ties count as half a mistake
-    (one of our models' test AUC read 0.81 from probabilities, 0.87 from logits).
+    (how much that cost one of our models: docs/experiments.md).
     """
     out = np.empty(len(split.video_labels))
     for v in range(len(out)):

@@ -1,16 +1,12 @@
 """Online self-blended pseudo-fakes: every batch pairs real crops with fresh self-blends of them.
 
 Why: a test set holds a few dozen self-blend videos, each blended once. A detector trained only on
-those learns the handful of colour shifts and mask shapes it was shown and misses new ones (the
-shipped Meso-4 scored 0.65 AUC on held-out self-blends). Blending anew at every step (Shiohara &
-Yamasaki's recipe, see generator.selfblend) turns each real crop into an unlimited supply of
-boundary artifacts; pairing the fake with its own real source means the only difference the
-model can use is the blend itself, not the identity or the scene.
-
-Measured on our identity-disjoint test split (testset3, Meso-4): 0.824 without, 0.880 with 0.5 of
-each batch; with the contrast head and still photos of about 70 more people as blend sources
-(generator.photoreals) 0.943, the shipped default. Off unless asked for (``--sbi``), because it
-needs face masks in the crops.
+those learns the handful of colour shifts and mask shapes it was shown and misses new ones.
+Blending anew at every step (Shiohara & Yamasaki's recipe, see generator.selfblend) turns each
+real crop into an unlimited supply of boundary artifacts; pairing the fake with its own real
+source means the only difference the model can use is the blend itself, not the identity or the
+scene. The shipped recipe uses it (figures: docs/experiments.md and the model card). Off unless
+asked for (``--sbi``), because it needs face masks in the crops.
 """
 
 from __future__ import annotations

@@ -401,7 +401,7 @@ class PulseAnalyzer(AnalyzerBase):
         if not faces:
             return
         cfg = self.config
-        # every k-th full row (about 48 rows): row slices stay contiguous, so this costs ~10 us at 720p
+        # every k-th full row (about 48 rows): row slices stay contiguous, so this stays cheap
         whole = np.array(cv2.mean(frame_bgr[:: max(1, frame_bgr.shape[0] // 48)])[:3], np.float64)
         for face in faces:
             tr = self._tracks.setdefault(face.track_id, _Track())

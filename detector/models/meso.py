@@ -148,9 +148,8 @@ class Meso4Contrast(nn.Module):
 
     ``in_channels=4`` takes the face-hull mask as a fourth plane (detector.io.preprocess_crops).
     Why: a blend or swap boundary runs along that hull, which moves with pose and expression, so
-    fixed spatial weights can only guess where to look; our hand-made edge analyzer, which measures
-    exactly along the hull, ranked test videos better than any RGB-only CNN we trained. Measured, it
-    did not help (0.830 test video AUC vs 0.943 without the plane; see Meso4Hull).
+    fixed spatial weights can only guess where to look. Measured, the 4-plane variant
+    (meso4_contrast_mask) did not beat the RGB-only one; see docs/experiments.md.
     """
 
     def __init__(self, dropout: float = 0.2, grid: int = 16, in_channels: int = 3) -> None:
@@ -203,11 +202,9 @@ class HullContrastHead(nn.Module):
 class Meso4Hull(nn.Module):
     """Meso4Contrast's features on the RGB planes only, read out by a HullContrastHead.
 
-    The mask decides only *where* local evidence is pooled, never what the features see. With the
-    hull as an input plane, meso4_contrast_mask reached test video AUC 0.830 against 0.943 for
-    meso4_contrast (testset3 + photos, self-blend share 0.5, seed 0), while its validation AUC rose;
-    our guess, not verified, is that it learnt the hull's shape, which can differ between offline
-    fakes and reals of the few training identities. This model: 0.939 under the same recipe.
+    The mask decides only *where* local evidence is pooled, never what the features see: a model
+    that reads the hull as an input plane (meso4_contrast_mask) may learn the hull's shape, which
+    can differ between offline fakes and reals, rather than the seam. Figures: docs/experiments.md.
     """
 
     def __init__(self, dropout: float = 0.2, grid: int = 16) -> None:
@@ -231,11 +228,8 @@ class Meso4XRay(Meso4Contrast):
     offline fakes, whose masks we do not keep, get no seam loss. By default the classifier is
     ContrastHead alone and the seam map is training-only; ``readout=True`` adds the mean of the
     top 10% seam logits (learnt gain) to the logit, so the class loss on offline fakes teaches the
-    seam map too.
-
-    Measured (testset3 + photos, --sbi 0.5 --seam 1.0, test video AUC from stored crops, stop 19):
-    0.920 without the readout; with it 0.944 (seed 0) and 0.889 (seed 1), against 0.918 and 0.919
-    for meso4_contrast on the same data. Not better on average, so not the default.
+    seam map too. Not better than meso4_contrast on average, so not the default (figures:
+    docs/experiments.md).
     """
 
     predicts_seam = True
@@ -263,35 +257,41 @@ class Meso4XRay(Meso4Contrast):
 
 @register_detector
 def meso4(dropout: float = 0.5) -> nn.Module:
-    """Meso-4 (Afchar et al. 2018): 4 conv blocks, ~16k parameters, mesoscopic texture."""
+    """Baseline: Meso-4 (Afchar et al. 2018), 4 conv blocks, ~16k parameters, dense head; the reference for the others."""
     return Meso4(dropout=dropout)
 
 
 @register_detector
 def meso_inception4(dropout: float = 0.5) -> nn.Module:
-    """MesoInception-4 (Afchar et al. 2018): two dilated-inception layers then Meso-4's tail."""
+    """Baseline: MesoInception-4 (Afchar et al. 2018), the paper's second MesoNet: dilated inception layers, Meso-4's tail."""
     return MesoInception4(dropout=dropout)
 
 
 @register_detector
 def meso4_contrast(dropout: float = 0.2, grid: int = 16) -> nn.Module:
-    """Meso-4 features read out face-minus-surroundings (zero-sum spatial weights): video offsets cancel."""
+    """Shipped default: Meso-4 features read out face-minus-surroundings (zero-sum weights), so video offsets cancel."""
     return Meso4Contrast(dropout=dropout, grid=grid)
 
 
 @register_detector
 def meso4_xray(dropout: float = 0.2, grid: int = 16, readout: bool = False) -> nn.Module:
-    """meso4_contrast trained to also map the blend seam (Face X-ray); train with --sbi and --seam."""
+    """Face X-ray variant, the only arch for --seam: meso4_contrast plus a blend-seam map; train with --sbi and --seam.
+
+    Kept to reproduce docs/experiments.md; not better than the default on average.
+    """
     return Meso4XRay(dropout=dropout, grid=grid, readout=readout)
 
 
 @register_detector(in_channels=4)
 def meso4_contrast_mask(dropout: float = 0.2, grid: int = 16) -> nn.Module:
-    """meso4_contrast that also sees the face-hull mask as a 4th input plane: it knows where the paste boundary runs."""
+    """Hull-as-input variant kept to reproduce docs/experiments.md: meso4_contrast with the face hull as a 4th plane.
+
+    The simplest ``in_channels=4`` model, so also the one the tests use for mask-reading detectors.
+    """
     return Meso4Contrast(dropout=dropout, grid=grid, in_channels=4)
 
 
 @register_detector(in_channels=4)
 def meso4_hull(dropout: float = 0.2, grid: int = 16) -> nn.Module:
-    """Meso-4 features on RGB, read out as inner / seam band / outer means of the face's own hull (zero-sum)."""
+    """Hull-aware variant kept to reproduce docs/experiments.md: Meso-4 features pooled inner / seam band / outer of the hull."""
     return Meso4Hull(dropout=dropout, grid=grid)

@@ -33,5 +33,5 @@ class PatchGANDetector(nn.Module):
 
 @register_detector
 def patchgan(width: int = 32, n_layers: int = 3, spectral: bool = False) -> nn.Module:
-    """generator.discriminator.PatchDiscriminator; mean of patch logits gives one logit."""
+    """Re-uses the swap generator's PatchDiscriminator as a detector (mean of patch logits); can start from a trained one."""
     return PatchGANDetector(width=width, n_layers=n_layers, spectral=spectral)

@@ -1,11 +1,10 @@
 """SeamNet: learnt texture energies and colour, averaged over rings around the face's own hull.
 
-Why: every RGB CNN we trained ranked fakes above reals *within* a video but carried a per-video
-offset (studio news clips scored low, phone clips high, real or fake), which kept their video AUC
-at 0.92-0.94 on our identity-disjoint test split. Our hand-made edge analyzer (forensics.edges),
+Why: our RGB CNNs rank fakes above reals *within* a video but carry a per-video offset (studio news
+clips score low, phone clips high, real or fake). The hand-made edge analyzer (forensics.edges),
 which compares log-ratios of gradient, Laplacian and noise energy and normalised colour across
-distance rings of the landmark hull, ranks the same videos better. SeamNet keeps that design and
-learns the filters:
+distance rings of the landmark hull, compares the face only with its own surroundings, and it
+ranked the same videos better (docs/experiments.md). SeamNet keeps that design and learns the filters:
 
 1. Two convolutions without bias, the first with zero-sum kernels, ReLU between them: responses
    ignore a brightness offset and scale linearly with contrast.
@@ -17,14 +16,10 @@ learns the filters:
    MLP on the ring means gives the logit.
 
 Input: RGB plus the hull mask (``in_channels=4``); the mask only says where to average, the
-filters never see it (a CNN that read the hull as a plane generalised worse: 0.830 vs 0.943).
+filters never see it (a CNN that read the hull as a plane generalised worse).
 
-Measured (testset3 + photos, self-blend share 0.5, seed 0, test split of 160 videos): video AUC
-0.913 (0.927 for a run whose rings were by mistake 0-2, 2-4 and 4-8 px), below meso4_contrast's
-0.943. Its scores separate each identity's fakes from its reals by more than the Meso-4 models'
-(mean fake minus mean real video logit 3.3-11.5 per test identity), but the offset between videos
-remained: the blurry, heavily compressed hamilton clip's reals score 4.8, above most fakes.
-186 crops/s fp32 on 2 cores (274 with bf16), under the 200 crops/s budget; not the default.
+It did not beat the shipped meso4_contrast, so it is not the default; its measured accuracy,
+per-identity behaviour and speed are in docs/experiments.md ("SeamNet").
 """
 
 from __future__ import annotations
@@ -88,7 +83,7 @@ def hull_regions(mask01: torch.Tensor) -> torch.Tensor:
 
 class SeamNet(nn.Module):
     """Maps are pooled to cells of ``cell`` px before the ring means: 2 px keeps the 3 px rings
-    apart and makes SeamNet about 4x cheaper than per-pixel rings (which ran at 58 crops/s)."""
+    apart and is much cheaper than per-pixel rings (speeds in docs/experiments.md)."""
 
     def __init__(self, width: int = 12, hidden: int = 64, dropout: float = 0.3, cell: int = 2) -> None:
         super().__init__()
@@ -136,5 +131,5 @@ class SeamNet(nn.Module):
 
 @register_detector(in_channels=4)
 def seamnet(width: int = 12, hidden: int = 64, dropout: float = 0.3, cell: int = 2) -> nn.Module:
-    """Learnt log-energies and colour, scale-free, averaged over rings inside and outside the face hull."""
+    """Hull-aware variant kept to reproduce docs/experiments.md: learnt scale-free energies and colour over hull rings."""
     return SeamNet(width=width, hidden=hidden, dropout=dropout, cell=cell)

@@ -43,7 +43,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, talking_head: Path) -> tuple
 def test_manifest_schema_and_files(built: tuple[Path, list[Path]]) -> None:
     tmp, _ = built
     rows = read_manifest(tmp / "a")
-    assert rows and list(rows[0].keys())[:9] == MANIFEST_COLUMNS[:9]
+    assert rows and tuple(rows[0].keys())[:9] == MANIFEST_COLUMNS[:9]
     assert {r["method"] for r in rows} == {"real", "self_blend", "warp"}
     for r in rows:
         assert r["label"] == ("real" if r["method"] == "real" else "fake")

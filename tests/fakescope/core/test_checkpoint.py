@@ -22,7 +22,7 @@ from fakescope.core.checkpoint import (
 from generator.train import train_facesets
 from tests.generator.conftest import TINY, synthetic_faceset
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_optimizer_state_roundtrips_without_pickle() -> None:

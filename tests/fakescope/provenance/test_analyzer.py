@@ -17,7 +17,7 @@ from generator.synthetic import synthetic_faceset
 from generator.train import train_facesets
 from tests.generator.conftest import TINY
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 @pytest.fixture(scope="module")

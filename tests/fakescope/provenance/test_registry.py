@@ -14,7 +14,7 @@ from fakescope.provenance.analyzer import register_videos
 from fakescope.provenance.fingerprint import fingerprint_video
 from fakescope.provenance.registry import find_original, list_entries, verify_registry
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is needed to make re-encoded copies")
 
 

@@ -18,7 +18,7 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (optional extra: p
 
 from fakescope.scan.ray import RayOptions, RayScanner, _default_scan  # noqa: E402
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 CLIPS = ("talking_head.mp4", "rotated.mp4", "generator_clip.mp4")
 VOLATILE = ("timing",)  # wall-clock figures differ between any two scans
 
