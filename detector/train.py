@@ -4,7 +4,7 @@ Model selection, calibration and the threshold all use the validation split only
 is scored once at the end for the record (it never influences the saved model). The run writes to
 ``out_dir``: ``model.safetensors`` + ``config.json`` (loadable with ``detector.io.load_model``),
 ``run.json`` (resolved config, seed, data hashes, code version, history), ``curves.png`` and
-``checkpoint/`` (for ``resume=True``).
+``checkpoints/`` (for ``resume=True``; fakescope.core.checkpoint).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import subprocess
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -25,13 +24,6 @@ from tqdm.auto import tqdm
 
 from detector.augment import AugmentConfig, augment_batch, augment_batch_with_masks
 from detector.calibration import choose_threshold, make_calibrator
-from detector.checkpoint import (
-    load_checkpoint,
-    optimizer_from_flat,
-    rng_from_json,
-    rng_to_json,
-    save_checkpoint,
-)
 from detector.curves import plot_curves
 from detector.data import CropData, CropSplit, load_crops
 from detector.distributed import Dist
@@ -40,6 +32,21 @@ from detector.io import preprocess_crops, save_model
 from detector.registry import DetectorSpec, create_detector, detector_spec
 from detector.sbi import BatchPlan, materialize, plan_batch, real_weights, seam_known, seam_target
 from fakescope.core.atomicio import write_text_atomic
+from fakescope.core.checkpoint import (
+    load_checkpoint,
+    load_module,
+    module_tensors,
+    numpy_rng_state,
+    optimizer_from_flat,
+    optimizer_to_flat,
+    prefixed,
+    restore_numpy_rng,
+    restore_torch_rng,
+    save_checkpoint,
+    torch_rng_state,
+    unprefixed,
+)
+from fakescope.core.version import code_version
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,7 @@ class TrainResult:
 
 @dataclass
 class _Progress:
-    """Everything besides tensors that a resumed run needs; stored in checkpoint/state.json."""
+    """Everything besides tensors that a resumed run needs; stored in the checkpoint's state.json."""
 
     epoch: int = 0  # completed epochs
     step_in_epoch: int = 0
@@ -109,31 +116,6 @@ _RESUME_KEYS = (
     "seam_weight",
 )
 _RESUME_DEFAULTS = {"ema_decay": 0.0, "seam_weight": 0.0}  # keys added later: runs recorded before them had this value
-
-
-def code_version() -> dict[str, Any]:
-    """Package version plus git commit (and whether detector/ had uncommitted edits), if known."""
-    from fakescope import __version__
-
-    info: dict[str, Any] = {
-        "fakescope": __version__,
-        "torch": torch.__version__,
-        "git_commit": None,
-        "dirty": None,
-    }
-    here = Path(__file__).resolve().parent
-    try:
-        git = ["git", "-C", str(here)]
-        info["git_commit"] = subprocess.run(
-            [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
-        ).stdout.strip()
-        status = subprocess.run(
-            [*git, "status", "--porcelain", "--", "."], capture_output=True, text=True, timeout=10
-        )
-        info["dirty"] = bool(status.stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return info
 
 
 class _Ema:
@@ -297,7 +279,7 @@ def train_detector(
 ) -> TrainResult:
     """Train ``arch`` on the train split of ``testset_dirs`` and save a calibrated model in ``out_dir``.
 
-    With ``config.resume`` an interrupted run continues from ``out_dir/checkpoint`` with the same
+    With ``config.resume`` an interrupted run continues from ``out_dir/checkpoints`` with the same
     batches and RNG draws it would have had; a finished run is only re-calibrated and re-saved.
     With ``dist`` (one process of a torchrun job, see detector/distributed.py) each rank computes its
     slice of every global batch and only rank 0 writes; the result matches a single-process run.
@@ -312,7 +294,6 @@ def train_detector(
     spec = detector_spec(arch)
     _check_seam(arch, cfg)
     out_dir = Path(out_dir)
-    ckpt_dir = out_dir / "checkpoint"
     dirs = [Path(d) for d in testset_dirs]
     data = load_crops(dirs, cfg.input_size, cfg.max_frames_per_video, cfg.exclude_methods, cfg.fusion_holdout)
     _check_data(data, spec)
@@ -331,7 +312,7 @@ def train_detector(
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     ema = _Ema(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
 
-    loaded = load_checkpoint(ckpt_dir)
+    loaded = load_checkpoint(out_dir)
     if loaded is not None:
         if not cfg.resume:
             raise ValueError(
@@ -343,13 +324,14 @@ def train_detector(
             raise ValueError(
                 f"cannot resume {out_dir}: {changed} differ from the checkpointed run; use a new out_dir"
             )
-        saved, tensors = loaded
-        model.load_state_dict(tensors["model"])
-        best_state = tensors["best"]
+        saved, tensors = loaded.meta, loaded.tensors
+        load_module("model", model, tensors)
+        best_state = unprefixed("best", tensors)
         if ema is not None:
-            ema = _Ema(model, cfg.ema_decay, tensors["ema"])
-        optimizer_from_flat(opt, tensors["optimizer"], saved["optimizer"])
-        rng_from_json(saved["rng"], rng)
+            ema = _Ema(model, cfg.ema_decay, unprefixed("ema", tensors))
+        optimizer_from_flat("optimizer", opt, tensors, saved["optimizer"])
+        restore_numpy_rng(rng, saved["rng"]["numpy"])
+        restore_torch_rng(saved["rng"]["torch"])
         prog = _Progress(**{k: saved[k] for k in asdict(prog)})
     dist.barrier()  # every rank has read the previous run before rank 0 rewrites run.json
     if dist.is_main:
@@ -362,10 +344,11 @@ def train_detector(
 
     def checkpoint() -> None:
         if dist.is_main:
-            save_checkpoint(
-                ckpt_dir, prog.global_step, model, best_state, opt, dict(asdict(prog), rng=rng_to_json(rng)),
-                extra=None if ema is None else {"ema": ema.state},
-            )
+            opt_tensors, opt_meta = optimizer_to_flat("optimizer", opt)
+            tensors = {**module_tensors("model", model), **prefixed("best", best_state), **opt_tensors,
+                       **({} if ema is None else prefixed("ema", ema.state))}
+            rng_state = {"numpy": numpy_rng_state(rng), "torch": torch_rng_state()}
+            save_checkpoint(out_dir, prog.global_step, tensors, dict(asdict(prog), rng=rng_state, optimizer=opt_meta))
 
     train, val = data.splits["train"], data.splits["val"]
     norm = (spec.mean, spec.std)

@@ -23,7 +23,8 @@ from typing import Any, Literal
 import torch
 
 from fakescope.core.atomicio import write_json_atomic, write_png_atomic, write_text_atomic
-from fakescope.core.checkpoint import code_version, load_checkpoint, save_checkpoint
+from fakescope.core.checkpoint import load_checkpoint, save_checkpoint
+from fakescope.core.version import code_version
 from generator.faceset import FaceSet, build_faceset
 from generator.losses import GanKind
 from generator.models import Preset, get_preset

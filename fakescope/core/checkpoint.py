@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,31 +33,25 @@ class Checkpoint:
     tensors: dict[str, torch.Tensor]
 
 
-def code_version() -> str:
-    """``git describe`` of the source tree when it is a checkout, else the package version."""
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--tags"], cwd=here, capture_output=True, text=True, timeout=5
-        )
-        if out.returncode == 0 and out.stdout.strip():
-            return f"git:{out.stdout.strip()}"
-    except (OSError, subprocess.SubprocessError):
-        pass
-    from fakescope import __version__
-
-    return f"fakescope {__version__}"
+def prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict's tensors named ``prefix.key`` (detached copies), so several share one file."""
+    return {f"{prefix}.{k}": v.detach().contiguous().clone() for k, v in tensors.items()}
 
 
-def module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {f"{prefix}.{k}": v.detach().contiguous().clone() for k, v in module.state_dict().items()}
-
-
-def load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+def unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors saved under ``prefix`` with the prefix taken off; ValueError when there are none."""
     sub = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
     if not sub:
         raise ValueError(f"checkpoint has no tensors for {prefix!r}; it belongs to a different model")
-    module.load_state_dict(sub, strict=True)
+    return sub
+
+
+def module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return prefixed(prefix, module.state_dict())
+
+
+def load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    module.load_state_dict(unprefixed(prefix, tensors), strict=True)
 
 
 def optimizer_to_flat(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -11,10 +11,10 @@ import torch
 from safetensors.torch import load_file
 
 from detector.augment import AugmentConfig, augment_batch
-from detector.checkpoint import load_checkpoint
 from detector.distributed import Dist, GlobalBatchNorm2d, globalize_batchnorm
 from detector.registry import create_detector
 from fakescope.cli import main
+from fakescope.core.checkpoint import load_checkpoint, unprefixed
 
 from .conftest import build_testset
 
@@ -25,10 +25,10 @@ ARGS = ["--arch", "meso4", "--arch-kwargs", '{"dropout": 0.0}', "--epochs", "2",
 
 
 def _tensors(run: Path) -> dict[str, dict[str, torch.Tensor]]:
-    loaded = load_checkpoint(run / "checkpoint")
+    loaded = load_checkpoint(run)
     assert loaded is not None
-    return {"final": load_file(run / "model.safetensors"), "last": loaded[1]["model"],
-            "adam": loaded[1]["optimizer"]}
+    return {"final": load_file(run / "model.safetensors"), "last": unprefixed("model", loaded.tensors),
+            "adam": unprefixed("optimizer", loaded.tensors)}
 
 
 def test_two_torchrun_processes_match_one_process(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
@@ -58,8 +58,8 @@ def test_two_torchrun_processes_match_one_process(tmp_path: Path, capfd: pytest.
         assert ha["train_loss"] == pytest.approx(hb["train_loss"], abs=1e-5)  # loss averaged over ranks
         assert ha["val_loss"] == pytest.approx(hb["val_loss"], abs=1e-5)  # val split scored in two halves
     # Only rank 0 wrote: one set of checkpoint files, no temp files left behind.
-    assert sorted(p.name for p in (multi / "checkpoint").iterdir()) == sorted(
-        p.name for p in (single / "checkpoint").iterdir())
+    assert sorted(p.relative_to(multi).as_posix() for p in (multi / "checkpoints").rglob("*")) == sorted(
+        p.relative_to(single).as_posix() for p in (single / "checkpoints").rglob("*"))
     assert not [p for p in multi.rglob("*") if ".tmp" in p.name]
 
 

@@ -10,6 +10,7 @@ import detector.train as train_mod
 from detector.io import load_model
 from detector.registry import create_detector
 from detector.train import TrainConfig, train_detector
+from fakescope.core.checkpoint import load_checkpoint, unprefixed
 
 from .conftest import build_testset, with_face_masks
 
@@ -35,7 +36,7 @@ def small_set(tmp_path):
 def test_end_to_end_writes_a_loadable_calibrated_model(small_set, tmp_path):
     out = tmp_path / "run"
     result = train_detector([small_set], "meso4", out, FAST)
-    assert {"model.safetensors", "config.json", "run.json", "curves.png", "checkpoint"} <= {
+    assert {"model.safetensors", "config.json", "run.json", "curves.png", "checkpoints"} <= {
         p.name for p in out.iterdir()
     }
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -104,7 +105,7 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(small_set, tmp_path, 
     monkeypatch.setattr(train_mod, "augment_batch", crash_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
         train_detector([small_set], "meso4", tmp_path / "resumed", cfg)
-    state = json.loads((tmp_path / "resumed" / "checkpoint" / "state.json").read_text())
+    state = load_checkpoint(tmp_path / "resumed").meta
     assert (state["epoch"], state["step_in_epoch"]) == (1, 1)
     assert not (tmp_path / "resumed" / "model.safetensors").exists()
     monkeypatch.setattr(train_mod, "augment_batch", real_augment)
@@ -144,9 +145,8 @@ def test_a_weight_averaged_run_saves_the_average_not_the_last_weights(small_set,
     out = tmp_path / "run"
     train_detector([small_set], "meso4", out, replace(FAST, ema_decay=0.9))
     saved = load_file(out / "model.safetensors")
-    state = json.loads((out / "checkpoint" / "state.json").read_text())
-    raw = load_file(out / "checkpoint" / state["files"]["model"])
-    avg = load_file(out / "checkpoint" / state["files"]["ema"])
+    tensors = load_checkpoint(out).tensors
+    raw, avg = unprefixed("model", tensors), unprefixed("ema", tensors)
     assert all(torch.equal(saved[k], avg[k]) for k in saved)
     assert not all(torch.equal(saved[k], raw[k]) for k in saved if saved[k].is_floating_point())
     assert json.loads((out / "run.json").read_text())["ema_decay"] == 0.9
