@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 SCALESTAMP := $(VENV)/.installed-scale
 
-.PHONY: demo test lint clean
+.PHONY: demo test test-fast lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,13 +28,19 @@ demo: $(STAMP)
 	$(BIN)/fakescope scan tests/fixtures/talking_head.mp4 --json .demo_verdict.json
 	@echo "verdict JSON written to .demo_verdict.json"
 
-test: $(DEVSTAMP) $(SCALESTAMP)
+# lint, then every test (the summary line says how many ran)
+test: lint $(SCALESTAMP)
 	@command -v ffmpeg >/dev/null || { echo "make test needs ffmpeg (apt-get install -y ffmpeg; bash .ci/run does it)"; exit 2; }
-	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+# the tests that decode no clip, train nothing and start no browser, Ray or torchrun (under a minute)
+test-fast: $(DEVSTAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# ruff, and the dependency contracts of shared/DESIGN.md (pyproject.toml [tool.importlinter])
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .demo_verdict.json

@@ -38,6 +38,14 @@ def weights_root() -> Path:
     return Path(__file__).resolve().parent / "weights"
 
 
+FUSION_FILE = "fusion.json"
+
+
+def shipped_fusion_file() -> Path:
+    """The fusion model fitted on the shipped default detector's outputs (it lives beside its weights)."""
+    return weights_root() / "default" / FUSION_FILE
+
+
 def list_weights() -> list[str]:
     """Names of shipped models that ``load_model(name)`` resolves."""
     root = weights_root()

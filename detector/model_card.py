@@ -1,11 +1,10 @@
 """Model card for a trained detector, written from its config.json so the figures cannot drift.
 
-    python -m detector.model_card MODEL_DIR [--notes TEXT]
+    fakescope detector card MODEL_DIR [--notes TEXT]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -53,14 +52,6 @@ def model_card(model_dir: Path, notes: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model_dir", type=Path)
-    ap.add_argument("--notes", default="")
-    args = ap.parse_args()
-    write_text_atomic(args.model_dir / "MODEL_CARD.md", model_card(args.model_dir, args.notes))
-    print(args.model_dir / "MODEL_CARD.md")
-
-
-if __name__ == "__main__":
-    main()
+def write_model_card(model_dir: Path, notes: str = "") -> Path:
+    """``MODEL_DIR/MODEL_CARD.md`` from its config.json (`fakescope detector card MODEL_DIR`)."""
+    return write_text_atomic(model_dir / "MODEL_CARD.md", model_card(model_dir, notes))

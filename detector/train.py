@@ -3,6 +3,7 @@
 Model selection, calibration and the threshold all use the validation split only; the test split
 is scored once at the end for the record (it never influences the saved model). The run writes to
 ``out_dir``: ``model.safetensors`` + ``config.json`` (loadable with ``detector.io.load_model``),
+``recipe.json`` (the architecture and settings, runnable again with ``detector train --config``),
 ``run.json`` (resolved config, seed, data hashes, code version, history), ``curves.png`` and
 ``checkpoints/`` (for ``resume=True``; fakescope.core.checkpoint).
 """
@@ -31,7 +32,7 @@ from detector.evaluate import auc_or_none, predict_split, split_metrics, video_s
 from detector.io import preprocess_crops, save_model
 from detector.registry import DetectorSpec, create_detector, detector_spec
 from detector.sbi import BatchPlan, materialize, plan_batch, real_weights, seam_known, seam_target
-from fakescope.core.atomicio import write_text_atomic
+from fakescope.core.atomicio import write_json_atomic, write_text_atomic
 from fakescope.core.checkpoint import (
     load_checkpoint,
     load_module,
@@ -46,6 +47,7 @@ from fakescope.core.checkpoint import (
     torch_rng_state,
     unprefixed,
 )
+from fakescope.core.config import config_from_dict, config_to_dict
 from fakescope.core.version import code_version
 
 
@@ -77,6 +79,37 @@ class TrainConfig:
     seam_weight: float = 0.0  # > 0: add this times the seam-map loss (Face X-ray; archs with predicts_seam)
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     eval_batch_size: int = 128
+
+
+RECIPE_FILE = "recipe.json"
+_RUNTIME_KEYS = ("resume", "progress")  # how a run is driven, not what it trains: never part of a recipe
+
+
+def recipe_json(arch: str, cfg: TrainConfig) -> dict[str, Any]:
+    """The recipe file of a run: the architecture and every training setting, runnable again with
+    `fakescope detector train --config recipe.json --data ... --out ...`."""
+    settings = {k: v for k, v in config_to_dict(cfg).items() if k not in _RUNTIME_KEYS}
+    return {"arch": arch, **settings}
+
+
+def read_recipe(path: str | Path) -> tuple[str | None, TrainConfig]:
+    """(arch or None, settings) of a recipe file; ValueError naming the file and the bad key or value."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such recipe file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a JSON recipe ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a recipe is a JSON object of settings, got {type(data).__name__}")
+    runtime = [k for k in _RUNTIME_KEYS if k in data]
+    if runtime:
+        raise ValueError(f"{path}: {', '.join(runtime)} belong on the command line, not in a recipe")
+    arch = data.get("arch")
+    if arch is not None and not isinstance(arch, str):
+        raise ValueError(f"{path}: field 'arch' must be an architecture name, got {arch!r}")
+    return arch, config_from_dict(TrainConfig, data, str(path), ignore=("arch",))
 
 
 @dataclass(frozen=True)
@@ -337,6 +370,7 @@ def train_detector(
     if dist.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out_dir / "run.json", json.dumps(dict(run, finished=False), indent=2) + "\n")
+        write_json_atomic(out_dir / RECIPE_FILE, recipe_json(arch, cfg))
     net: torch.nn.Module = model
     if dist.enabled:
         net = torch.nn.parallel.DistributedDataParallel(model)

@@ -1,1 +1,3 @@
-"""Autoencoder-GAN face swap: shared encoder, one decoder per identity, patch discriminator."""
+"""Everything that makes fakes: the autoencoder-GAN swap (models, trainer, train, render, evaluate),
+self-blends (selfblend), warps (warpfake), perturbations (perturb), adversarial attacks (attacks, against
+a scoring callable), and the test-set builders (testset, photoreals, clips)."""

@@ -1,7 +1,8 @@
 """Scan page: upload a video, watch the scan progress, read the verdict and its evidence.
 
-Every number comes from fakescope.scan.pipeline.scan_video and every figure from fakescope.report.plots with the
-arguments fakescope.report.scan_report uses, so the page shows what the CLI and the HTML report show. The
+Every number comes from fakescope.scan.pipeline.scan_video, the report and JSON are written by
+fakescope.scan.batch as for `fakescope scan`, and every figure comes from fakescope.report.plots with
+the arguments the HTML report uses, so the page shows what the CLI and the report show. The
 result is kept in the session under the upload's id: clicking a download button reruns the
 script but does not rescan.
 """
@@ -89,8 +90,7 @@ def key_frame_images(result: Any) -> list[tuple[Any, str]]:
 
 def run_scan(upload: Any, settings: Settings) -> ScanView:
     """Scan one upload with progress; writes the report and JSON to the workspace and logs the case."""
-    from fakescope.core.atomicio import write_json_atomic
-    from fakescope.report.scan_report import write_scan_report
+    from fakescope.scan.batch import BatchOutputs, write_outputs
     from fakescope.scan.caselog import append_case
     from fakescope.scan.pipeline import ScanConfig, scan_video
 
@@ -111,16 +111,16 @@ def run_scan(upload: Any, settings: Settings) -> ScanView:
     reports = workspace() / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     stem = f"{stamp}-{record['sha256'][:12]}"
-    report_path = write_scan_report([result], reports / f"{stem}.html")
-    write_json_atomic(reports / f"{stem}.json", record)
-    case_id = append_case(record, settings.cases_db, report_path)
+    report_path = reports / f"{stem}.html"
+    write_outputs([result], BatchOutputs(json_path=reports / f"{stem}.json", report_path=report_path))
+    case_id = append_case(record, settings.cases_db, report_path)  # the case id is shown on the page
     bar.empty()
     return ScanView(upload.file_id, record, report_path.read_text(encoding="utf-8"), report_path, case_id,
                     tuple(figures(record)), tuple(key_frame_images(result)))
 
 
 def verdict_card(record: dict[str, Any]) -> None:
-    from fakescope.scan.fusion import FAKE_THRESHOLD, REAL_THRESHOLD
+    from fakescope.core.types import FAKE_THRESHOLD, REAL_THRESHOLD
 
     label = record["verdict"]
     with st.container(border=True):

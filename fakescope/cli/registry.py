@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from fakescope.cli.common import group
+
 
 def _db(args: argparse.Namespace) -> Path:
     from fakescope.provenance.registry import default_registry_path
@@ -68,9 +70,8 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction, parser_class: type[argparse.ArgumentParser]) -> None:
-    reg = sub.add_parser("registry", help="provenance registry of authentic originals").add_subparsers(
-        dest="registry_command", required=True, parser_class=parser_class)
+def register(sub: argparse._SubParsersAction) -> None:
+    reg = group(sub, "registry", "provenance registry of authentic originals")
     ra = reg.add_parser("add", help="fingerprint authentic videos and append them to the registry")
     ra.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or directories of videos")
     ra.add_argument("--label", metavar="TEXT", help="label stored with each entry (default: the file's stem)")

@@ -14,6 +14,11 @@ import numpy as np
 Status = Literal["ok", "insufficient"]
 Label = Literal["real", "fake", "inconclusive"]
 
+# A verdict's P(fake) is labelled fake at or above FAKE_THRESHOLD, real at or below REAL_THRESHOLD and
+# inconclusive in between: the band where the evidence does not let a reader defend either label.
+FAKE_THRESHOLD = 0.65
+REAL_THRESHOLD = 0.35
+
 
 @dataclass(frozen=True)
 class VideoInfo:

@@ -1,0 +1,2 @@
+"""Registry of authentic originals: fingerprints (fingerprint), the hash-chained database (registry)
+and the scan analyzer that looks a suspect video up in it (analyzer)."""

@@ -109,6 +109,13 @@ def _connect(db: Path, create: bool = False) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
+def create_registry(db: Path) -> Path:
+    """An empty registry at ``db`` (or the existing one, untouched); `registry add` also creates on first use."""
+    with _connect(db, create=True):
+        pass
+    return db
+
+
 def registry_head(db: Path) -> str:
     """The newest chain hash (what a scan records as the registry's version); raises ValueError if not a registry."""
     with _connect(db) as conn:

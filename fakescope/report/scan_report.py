@@ -14,9 +14,8 @@ import cv2
 import numpy as np
 
 from fakescope.core.atomicio import write_text_atomic
-from fakescope.core.types import KeyFrame
+from fakescope.core.types import FAKE_THRESHOLD, REAL_THRESHOLD, KeyFrame
 from fakescope.report import html as H
-from fakescope.scan.fusion import FAKE_THRESHOLD, REAL_THRESHOLD
 
 EXPLAIN = {
     "detector": "A neural network trained on our own face swaps, self-blends and warps looks at sampled face crops. "

@@ -24,10 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from fakescope.core.types import Evidence, Verdict
-
-FAKE_THRESHOLD = 0.65
-REAL_THRESHOLD = 0.35
+from fakescope.core.types import FAKE_THRESHOLD, REAL_THRESHOLD, Evidence, Verdict
 
 DEFAULT_WEIGHTS = {"detector": 3.0, "edges": 1.5, "spectrum": 1.0, "blink": 0.5, "pulse": 0.5}
 PROVENANCE_WEIGHT = 2.0  # a changed-face match (0.85+) outweighs a confident "real" from the other analyzers
@@ -66,7 +63,10 @@ class FusionModel:
 
 
 def fusion_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "detector" / "weights" / "default" / "fusion.json"
+    """The shipped fusion model: fitted on the default detector's scores, so it ships beside it."""
+    from detector.io import shipped_fusion_file
+
+    return shipped_fusion_file()
 
 
 @lru_cache(maxsize=4)

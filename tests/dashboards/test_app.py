@@ -72,6 +72,7 @@ def test_oversized_upload_is_refused_before_anything_is_written(dash_env: Path, 
         pass
 
 
+@pytest.mark.slow
 def test_bad_uploads_show_clear_errors_and_the_next_upload_is_scanned(dash_env: Path) -> None:
     """Text renamed .mp4, then a file over the sidebar limit, then the bundled fake clip: each
     error is plain, and the app keeps working. The scan leaves no upload behind and logs a case."""
@@ -113,6 +114,7 @@ def test_bad_uploads_show_clear_errors_and_the_next_upload_is_scanned(dash_env: 
     assert any(m.value.startswith("## Verdict:") for m in at.markdown)
 
 
+@pytest.mark.slow
 def test_dashboard_shows_what_scan_video_computes(dash_env: Path) -> None:
     """Same numbers as the CLI's scan: the page is a view, not a second analysis; and the progress
     callback sees every frame."""

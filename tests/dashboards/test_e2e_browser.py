@@ -80,6 +80,7 @@ def dashboard(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
+@pytest.mark.slow
 def test_browser_scan_of_the_bundled_fake_clip(dashboard: str, tmp_path: Path) -> None:
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium; bash .ci/run does it)")

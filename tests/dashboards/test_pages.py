@@ -12,6 +12,7 @@ from fakescope.scan.caselog import append_case, list_cases
 from tests.dashboards.conftest import FAKE_CLIP, FIXTURES, REAL_CLIP, page_test
 
 
+@pytest.mark.slow
 def test_audit_of_an_uploaded_csv_shows_metrics_and_plots(dash_env: Path) -> None:
     at = page_test("audit").run()
     assert not at.exception
@@ -41,6 +42,7 @@ def test_audit_of_an_uploaded_csv_shows_metrics_and_plots(dash_env: Path) -> Non
     assert (out / "report.html").is_file() and (out / "roc.png").is_file()
 
 
+@pytest.mark.slow
 def test_generate_builds_a_tiny_test_set(dash_env: Path) -> None:
     at = page_test("generate").run()
     assert not at.exception
@@ -81,6 +83,7 @@ def tiny_run(tmp_path: Path) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_generate_swap_preview_of_a_trained_run(dash_env: Path, tiny_run: Path) -> None:
     at = page_test("generate").run()
     assert not at.exception

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from detector.analyzer import DetectorAnalyzer
@@ -19,6 +20,7 @@ def _saved(arch: str, out: Path) -> Path:
     return save_model(create_detector(arch).eval(), config, out)
 
 
+@pytest.mark.slow
 def test_a_mask_reading_detector_scores_a_video_from_its_face_hulls(talking_head: Path, tmp_path: Path):
     det = load_model(_saved("meso4_contrast_mask", tmp_path / "m"))
     analyzer = DetectorAnalyzer(det, every=4)

@@ -31,6 +31,7 @@ def _tensors(run: Path) -> dict[str, dict[str, torch.Tensor]]:
             "adam": unprefixed("optimizer", loaded.tensors)}
 
 
+@pytest.mark.slow
 def test_two_torchrun_processes_match_one_process(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     data = build_testset(tmp_path / "ts", videos_per_split={"train": 3, "val": 2, "test": 2}, frames=4, size=40)
     single, multi = tmp_path / "single", tmp_path / "multi"

@@ -77,6 +77,7 @@ def test_a_mask_reading_model_trains_with_self_blends_and_needs_masks_to_run(sma
         train_detector([bare], "meso4_contrast_mask", tmp_path / "run2", FAST)
 
 
+@pytest.mark.slow
 def test_learns_an_easy_cue(tmp_path):
     """The synthetic fakes carry an obvious patch; a few dozen steps must already rank them well."""
     root = build_testset(
@@ -87,6 +88,7 @@ def test_learns_an_easy_cue(tmp_path):
     assert result.metrics["test"]["frame_auc"] > 0.9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ema_decay", [0.0, 0.9])
 def test_resume_after_a_crash_matches_an_uninterrupted_run(small_set, tmp_path, monkeypatch, ema_decay):
     # with a weight average the average itself must survive the crash, or the shipped model drifts
@@ -177,6 +179,7 @@ def test_early_stopping_keeps_the_best_epoch(small_set, tmp_path, monkeypatch):
     assert [h["val_frame_auc"] for h in history] == [1.0, 0.0, 0.0]
 
 
+@pytest.mark.slow
 def test_cli_patience_zero_runs_every_epoch_and_keeps_the_best(small_set, tmp_path, monkeypatch):
     from fakescope.cli import main
 

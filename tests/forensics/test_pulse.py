@@ -78,6 +78,7 @@ def scrambled() -> list:
     return synthetic_clip(SCRAMBLED)
 
 
+@pytest.mark.slow
 def test_coherent_pulse_reads_72_bpm(coherent: list) -> None:
     ev = run(coherent)
     assert ev.status == "ok"
@@ -89,6 +90,7 @@ def test_coherent_pulse_reads_72_bpm(coherent: list) -> None:
     assert ev.details["features"]["surround_corr"] > 0.6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("use_model", [True, False], ids=["shipped-model", "rule"])
 def test_phase_scrambled_regions_score_more_suspicious(coherent: list, scrambled: list, use_model: bool) -> None:
     a, b = run(coherent, use_model=use_model), run(scrambled, use_model=use_model)
@@ -101,11 +103,13 @@ def test_phase_scrambled_regions_score_more_suspicious(coherent: list, scrambled
     assert a.details["scored_by"] == ("model" if use_model else "rule")
 
 
+@pytest.mark.slow
 def test_other_rates_and_variable_frame_rate() -> None:
     ev = run(synthetic_clip(COHERENT, hz=1.75, drop=0.3, seed=3))  # 105 bpm, 30 % of frames missing at random
     assert ev.status == "ok" and abs(ev.details["bpm"] - 105.0) <= 3.0
 
 
+@pytest.mark.slow
 def test_no_pulse_is_not_detected() -> None:
     ev = run(synthetic_clip(COHERENT, amp=0.0, seed=1))
     assert ev.status == "ok"
@@ -118,11 +122,13 @@ def test_short_track_is_insufficient(coherent: list) -> None:
     assert "5 s" in ev.details["reason"]
 
 
+@pytest.mark.slow
 def test_jittering_landmarks_are_insufficient() -> None:
     ev = run(synthetic_clip(COHERENT, seconds=8.0, jitter_px=6.0, seed=2))  # 6 px jitter on a 70 px IOD
     assert ev.status == "insufficient" and ev.score == 0.5
 
 
+@pytest.mark.slow
 def test_long_stable_track_is_analysed_in_overlapping_windows() -> None:
     ev = run(synthetic_clip(COHERENT, seconds=21.0, seed=4))
     assert ev.details["windows"] == 3 and ev.details["windows_with_pulse"] == 3
@@ -181,6 +187,7 @@ def test_pulse_plot_is_a_png(coherent: list) -> None:
     assert img.shape[1] == 1000 and img.shape[0] > 300
 
 
+@pytest.mark.slow
 def test_scan_json_carries_pulse_with_design_keys(talking_head: Path, tmp_path: Path) -> None:
     from fakescope.report.scan_report import write_scan_report
     from fakescope.scan.pipeline import ScanConfig, scan_video

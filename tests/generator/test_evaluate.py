@@ -44,6 +44,7 @@ def test_dlib_embedding_is_stable_for_the_same_face() -> None:
     assert 0.0 < np.linalg.norm(e0 - e1) < 0.4  # same person a third of a second later (dlib: < 0.6 = same)
 
 
+@pytest.mark.slow
 def test_evaluating_a_video_against_itself(
     tmp_path: Path, tiny_preset: Preset, two_facesets: dict[str, FaceSet], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -34,6 +34,7 @@ def _count_frames(path: Path) -> int:
     return n
 
 
+@pytest.mark.slow
 def test_render_writes_a_playable_video_with_the_inputs_frames_and_fps(tiny_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "swapped.mp4"
     res = render_swap(tiny_run, CLIP, "bob", out, progress=False)

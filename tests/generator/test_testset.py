@@ -40,6 +40,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, talking_head: Path) -> tuple
     return tmp, videos
 
 
+@pytest.mark.slow
 def test_manifest_schema_and_files(built: tuple[Path, list[Path]]) -> None:
     tmp, _ = built
     rows = read_manifest(tmp / "a")
@@ -56,6 +57,7 @@ def test_manifest_schema_and_files(built: tuple[Path, list[Path]]) -> None:
         assert crops["images"].shape[1:] == (160, 160, 3) and len(crops["frames"]) == 3
 
 
+@pytest.mark.slow
 def test_same_seed_same_hashes_and_resume(built: tuple[Path, list[Path]]) -> None:
     tmp, videos = built
     again = tmp / "again"

@@ -80,6 +80,7 @@ def test_resume_refuses_other_identities(tmp_path: Path, tiny_preset: Preset, tw
         train_facesets(swapped, run, tiny_preset, max_steps=2, resume=True, progress=False)
 
 
+@pytest.mark.slow
 def test_minutes_is_a_total_budget(tmp_path: Path, tiny_preset: Preset, two_facesets: dict[str, FaceSet]) -> None:
     run = tmp_path / "run"
     r = train_facesets(two_facesets, run, tiny_preset, minutes=0.5 / 60, progress=False)

@@ -1,9 +1,12 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from fakescope.cli import main
 
 
+@pytest.mark.slow
 def test_audit_cli_reports_bad_rows_and_audits_the_rest(tmp_path: Path, talking_head: Path, no_face_video: Path,
                                                         capsys) -> None:  # noqa: ANN001
     (tmp_path / "notes.mp4").write_text("not a video")

@@ -26,6 +26,7 @@ def _bad_files(tmp_path: Path, talking_head: Path) -> dict[str, Path]:
     return files
 
 
+@pytest.mark.slow
 def test_bad_inputs_exit_2_with_one_line_each_and_good_file_still_reported(
     tmp_path: Path, talking_head: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -70,6 +71,7 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_jobs_scans_videos_in_parallel_and_keeps_order(talking_head: Path, no_face_video: Path, tmp_path: Path) -> None:
     out = tmp_path / "v.json"
     assert main(["scan", str(talking_head), str(no_face_video), "--jobs", "2", "--json", str(out), "--quiet",

@@ -71,6 +71,7 @@ def test_incomplete_checkpoints_are_ignored(tmp_path: Path) -> None:
     assert "step_00000001" not in names and ".tmp-dead" not in names and "step_00000004" in names
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume(tmp_path: Path) -> None:
     """A training process killed with SIGKILL resumes from its last complete checkpoint."""
     run = tmp_path / "run"

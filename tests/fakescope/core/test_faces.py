@@ -19,6 +19,7 @@ def test_similarity_transform_recovers_known_transform() -> None:
     np.testing.assert_allclose(m[:, 2], t, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_pipeline_finds_the_face_on_every_frame_with_one_stable_track(talking_head: Path) -> None:
     seen = []
     for _, _, _, faces in FacePipeline().run(talking_head):
@@ -28,6 +29,7 @@ def test_pipeline_finds_the_face_on_every_frame_with_one_stable_track(talking_he
     assert {t for s in seen for t in s} == {0}
 
 
+@pytest.mark.slow
 def test_landmarks_follow_the_face_between_detections(talking_head: Path) -> None:
     """Tracked landmarks must agree with landmarks from a fresh detection on the same frame."""
     tracked = {}

@@ -37,6 +37,7 @@ def swapped(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return render_swap(run, FIXTURES / "talking_head.mp4", "bob", tmp / "swap.mp4", progress=False).output
 
 
+@pytest.mark.slow
 def test_swap_of_a_registered_clip_matches_with_the_face_flagged(registry: Path, swapped: Path, tmp_path: Path) -> None:
     out, report = tmp_path / "v.json", tmp_path / "r.html"
     assert main(["scan", str(swapped), "--registry", str(registry), "--json", str(out), "--report", str(report),
@@ -60,6 +61,7 @@ def test_swap_of_a_registered_clip_matches_with_the_face_flagged(registry: Path,
     assert "Registered original &#x27;tv original&#x27;" in html and "face differs in: 0.0-" in html  # side-by-side caption
 
 
+@pytest.mark.slow
 def test_copy_of_a_registered_clip_has_unchanged_face(registry: Path) -> None:
     res = scan_video(FIXTURES / "talking_head.mp4", ScanConfig(registry=registry, progress=False))
     prov = res.record["analyzers"]["provenance"]
@@ -91,6 +93,7 @@ def test_scan_with_a_missing_registry_is_a_usage_error(tmp_path: Path, capsys: p
     assert len(err) == 1 and "none.db" in err[0]
 
 
+@pytest.mark.slow
 def test_only_the_compared_face_is_cleared_by_an_unchanged_match(registry: Path) -> None:
     """A second, smaller face beside an unchanged main face gets no 'real' credit from the registry."""
     from dataclasses import replace

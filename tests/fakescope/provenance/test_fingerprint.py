@@ -59,6 +59,7 @@ def test_samples_follow_video_time_not_frame_count() -> None:
     assert b.frame_indices[8:13] == [60, 60, 60, 60, 60]  # the frame after the gap covers the missed sample times
 
 
+@pytest.mark.slow
 def test_fingerprint_json_round_trip(talking_head: Path) -> None:
     fp, info = fingerprint_video(str(talking_head))
     assert len(fp) == pytest.approx(info.duration_s * 4, abs=1)

@@ -32,6 +32,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
+@pytest.mark.slow
 @needs_ffmpeg
 def test_reencoded_resized_trimmed_copy_matches_with_the_right_offset(registry: Path, tmp_path: Path) -> None:
     copy = _ffmpeg(FIXTURES / "talking_head.mp4", tmp_path / "copy.mp4", "-ss", "1.5", "-vf", "scale=262:-2",
@@ -44,6 +45,7 @@ def test_reencoded_resized_trimmed_copy_matches_with_the_right_offset(registry: 
     assert m.changed_segments == () and m.face_similarity > 0.6
 
 
+@pytest.mark.slow
 @needs_ffmpeg
 def test_slightly_cropped_copy_matches(registry: Path, tmp_path: Path) -> None:
     copy = _ffmpeg(FIXTURES / "talking_head.mp4", tmp_path / "crop.mp4", "-ss", "0",
@@ -56,6 +58,7 @@ def test_unrelated_clip_does_not_match(registry: Path) -> None:
     assert find_original(registry, fingerprint_video(str(FIXTURES / "unrelated_face.mp4"))[0]) is None
 
 
+@pytest.mark.slow
 def test_registering_twice_adds_nothing_and_the_lookup_uses_the_index(registry: Path) -> None:
     [(_, entry, added)] = register_videos([FIXTURES / "talking_head.mp4"], registry, "again")
     assert not added and entry.label == "tv original" and len(list_entries(registry)) == 1
@@ -75,6 +78,7 @@ def chain(tmp_path: Path) -> Path:
     return db
 
 
+@pytest.mark.slow
 def test_editing_one_byte_of_an_entry_is_detected_and_named(chain: Path, capsys: pytest.CaptureFixture[str]) -> None:
     conn = sqlite3.connect(chain)
     entry_id, content = conn.execute("SELECT entry_id, content FROM entries WHERE seq = 2").fetchone()
@@ -89,6 +93,7 @@ def test_editing_one_byte_of_an_entry_is_detected_and_named(chain: Path, capsys:
     assert f"entry 2 ({entry_id})" in err and "edited" in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tamper", ["delete_middle", "reorder", "delete_newest", "delete_all"])
 def test_deleting_or_reordering_entries_is_detected(chain: Path, tamper: str) -> None:
     conn = sqlite3.connect(chain)
@@ -108,6 +113,7 @@ def test_deleting_or_reordering_entries_is_detected(chain: Path, tamper: str) ->
     assert not verify_registry(chain).ok
 
 
+@pytest.mark.slow
 def test_cli_add_verify_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "r.db"
     bad = tmp_path / "notes.mp4"

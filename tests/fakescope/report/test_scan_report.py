@@ -16,6 +16,7 @@ def random_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
                       tmp_path_factory.mktemp("det"))
 
 
+@pytest.mark.slow
 def test_html_report_is_self_contained_and_holds_the_evidence(talking_head: Path, tmp_path: Path,
                                                              random_detector: Path) -> None:
     report = tmp_path / "r.html"

@@ -5,6 +5,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from fakescope.cli import main
 from fakescope.scan.caselog import append_case, find_case, integrity_ok, list_cases
 
@@ -12,6 +14,7 @@ RECORD = {"file": "a.mp4", "sha256": "ab" * 32, "verdict": "real", "fake_probabi
           "versions": {"fakescope": "0"}}
 
 
+@pytest.mark.slow
 def test_scan_appends_a_case_and_cases_list_shows_it(talking_head: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     db = tmp_path / "cases.db"
     assert main(["scan", str(talking_head), "--db", str(db), "--quiet"]) == 0

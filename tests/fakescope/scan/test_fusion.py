@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from fakescope.core.types import Evidence
-from fakescope.scan.fusion import FusionModel, fuse, label_for
+from fakescope.scan.fusion import FusionModel, fuse, label_for, weighed_analyzers
 from fakescope.scan.fusion_fit import fit_fusion
 
 MODEL = FusionModel(("detector", "edges", "blink"), (2.0, 1.0, 0.5), -0.2, {})
@@ -84,3 +84,14 @@ def test_reports_can_tell_which_analyzers_the_verdict_weighs() -> None:
     a = fuse([Evidence("detector", 0.99, "ok"), Evidence("edges", 0.3, "ok")], model).fake_probability
     b = fuse([Evidence("detector", 0.01, "ok"), Evidence("edges", 0.3, "ok")], model).fake_probability
     assert a == pytest.approx(b)
+
+
+def test_the_shipped_fusion_model_is_found_and_used() -> None:
+    """A moved weights file must fail loudly here, not fall back to the unfitted rule in every scan."""
+    from fakescope.scan.fusion import fusion_path, load_fusion
+
+    model = load_fusion()
+    assert fusion_path().is_file() and model is not None
+    assert "detector" in model.analyzers
+    assert weighed_analyzers() == frozenset(
+        {a for a, c in zip(model.analyzers, model.coef, strict=True) if c > 0} | {"provenance"})

@@ -1,10 +1,13 @@
 from pathlib import Path
 
+import pytest
+
 from fakescope.scan.pipeline import ScanConfig, scan_video
 
 REQUIRED = {"file", "sha256", "verdict", "fake_probability", "video", "faces", "analyzers", "timing", "versions"}
 
 
+@pytest.mark.slow
 def test_scan_record_follows_design_contract(talking_head: Path) -> None:
     rec = scan_video(talking_head, ScanConfig(progress=False)).record
     assert REQUIRED <= rec.keys()
@@ -18,6 +21,7 @@ def test_scan_record_follows_design_contract(talking_head: Path) -> None:
         assert ev["status"] in {"ok", "insufficient"} and 0.0 <= ev["score"] <= 1.0
 
 
+@pytest.mark.slow
 def test_rescan_gives_same_numbers(talking_head: Path) -> None:
     a = scan_video(talking_head, ScanConfig(progress=False)).record
     b = scan_video(talking_head, ScanConfig(progress=False)).record

@@ -59,6 +59,7 @@ def _same(a: object, b: object, path: str = "") -> None:
         assert a == b, path
 
 
+@pytest.mark.slow
 def test_ray_scan_gives_the_local_verdicts_json_and_case_log(clips: list[Path], tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     local_json, ray_json, db = tmp_path / "local.json", tmp_path / "ray.json", tmp_path / "cases.db"
@@ -84,6 +85,7 @@ def test_ray_scan_gives_the_local_verdicts_json_and_case_log(clips: list[Path], 
     assert {c.sha256: c.verdict for c in cases} == {r["sha256"]: r["verdict"] for r in local}
 
 
+@pytest.mark.slow
 def test_resumed_ray_scan_skips_what_the_case_log_holds(clips: list[Path], tmp_path: Path,
                                                         no_face_video: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db, out_json = tmp_path / "cases.db", tmp_path / "out.json"
@@ -121,6 +123,7 @@ def flaky_scan(path: str, config: ScanConfig, analyzers: list, skipped: dict) ->
     return _default_scan(path, config, analyzers, skipped)
 
 
+@pytest.mark.slow
 def test_crashed_and_failing_videos_are_retried_a_bounded_number_of_times_then_reported(tmp_path: Path) -> None:
     names = ("crash_once.mp4", "crash_always.mp4", "error_always.mp4", "corrupt.mp4")
     for name in names[:3]:
@@ -151,6 +154,7 @@ def test_crashed_and_failing_videos_are_retried_a_bounded_number_of_times_then_r
     (["--ray", "10.0.0.5:6379", "a.mp4"], "10.0.0.5:6379", ["a.mp4"]),
     (["a.mp4"], None, ["a.mp4"]),
 ])
+@pytest.mark.slow
 def test_ray_address_is_told_apart_from_a_video(argv: list[str], address: str | None, videos: list[str]) -> None:
     from fakescope.cli import _ray_address_or_video, build_parser
 

@@ -1,0 +1,184 @@
+"""`fakescope detector train|list|card`: CNN detectors.
+
+`detector train` takes its settings from a recipe file (`--config recipe.json`, as every trained
+model and the shipped default carry one) and from flags; a flag given on the command line wins
+over the file. The flags are one table (RECIPE_FLAGS) that both the parser and the resolution
+read, so a setting is declared once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from fakescope.cli.common import EXIT_OK, group
+
+
+@dataclass(frozen=True)
+class RecipeFlag:
+    flag: str
+    key: str  # TrainConfig field ("augment.defocus": a field of TrainConfig.augment)
+    type: Any
+    metavar: str | None
+    help: str
+
+
+RECIPE_FLAGS: tuple[RecipeFlag, ...] = (
+    RecipeFlag("--epochs", "epochs", int, "N", "training epochs (default 20)"),
+    RecipeFlag("--batch-size", "batch_size", int, "N", "crops per step (default 32)"),
+    RecipeFlag("--input-size", "input_size", int, "PX", "network input size (default 128)"),
+    RecipeFlag("--steps-per-epoch", "steps_per_epoch", int, "N", "default: one pass over the training crops"),
+    RecipeFlag("--exclude-method", "exclude_methods", str, "METHOD",
+               "leave a fake method out of training (still tested on it); repeatable"),
+    RecipeFlag("--bf16", "bf16", bool, None, "bfloat16 autocast for forward passes"),
+    RecipeFlag("--fusion-holdout", "fusion_holdout", bool, None,
+               "keep half the validation identities for `fakescope fusion fit --holdout`"),
+    RecipeFlag("--sbi", "sbi_fraction", float, "FRACTION",
+               "share of each batch made of real crops paired with fresh self-blends of them (e.g. 0.5)"),
+    RecipeFlag("--patience", "patience", int, "EPOCHS",
+               "stop after this many epochs without a validation AUC gain; 0 runs every epoch (a small "
+               "validation split makes early stopping noisy; the best validation epoch is still kept)"),
+    RecipeFlag("--ema", "ema_decay", float, "DECAY",
+               "validate, select and save an exponential moving average of the weights (e.g. 0.998; "
+               "0, the default, keeps the raw weights)"),
+    RecipeFlag("--seam", "seam_weight", float, "WEIGHT",
+               "with --sbi and an arch that maps seams (meso4_xray): weight of the Face X-ray seam-map "
+               "loss on online self-blends and reals (e.g. 1.0)"),
+    RecipeFlag("--defocus", "augment.defocus", float, "P",
+               "probability of blurring the background beyond the face hull of reals and their online "
+               "self-blends (offline fakes keep theirs), so a face sharper than a defocused studio "
+               "background is not taken as a sign of a real"),
+    RecipeFlag("--seed", "seed", int, "N", "random seed (default 0)"),
+)
+
+
+def _dest(f: RecipeFlag) -> str:
+    return f.flag.lstrip("-").replace("-", "_")
+
+
+def resolve_recipe(args: argparse.Namespace) -> tuple[str, Any]:
+    """(arch, TrainConfig): defaults, then the --config file, then the flags given on the command line."""
+    from detector.train import TrainConfig, read_recipe
+
+    arch, cfg = read_recipe(args.config) if args.config else (None, TrainConfig())
+    arch = args.arch or arch
+    if not arch:
+        raise ValueError("name the architecture with --arch NAME (see `fakescope detector list`) or in --config")
+    if args.arch_kwargs is not None:
+        try:
+            kwargs = json.loads(args.arch_kwargs)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--arch-kwargs is not JSON: {exc}") from None
+        if not isinstance(kwargs, dict):
+            raise ValueError(f"--arch-kwargs must be a JSON object, got {args.arch_kwargs!r}")
+        cfg = replace(cfg, arch_kwargs=kwargs)
+    for f in RECIPE_FLAGS:
+        value = getattr(args, _dest(f), None)
+        if value is None:
+            continue  # not given: the file's (or the default) value stands
+        if f.key == "exclude_methods":
+            value = tuple(value)
+        if "." in f.key:
+            outer, inner = f.key.split(".")
+            from detector.augment import AugmentConfig
+
+            cfg = replace(cfg, **{outer: replace(getattr(cfg, outer) or AugmentConfig(), **{inner: value})})
+        else:
+            cfg = replace(cfg, **{f.key: value})
+    if cfg.patience == 0:  # "0 runs every epoch"
+        cfg = replace(cfg, patience=cfg.epochs + 1)
+    return arch, replace(cfg, resume=args.resume, progress=not args.quiet)
+
+
+def _launch_torchrun(args: argparse.Namespace, arch: str, cfg: Any) -> int:
+    """`detector train --distributed` outside torchrun: run this same command as --nproc torchrun processes."""
+    import os
+    import subprocess
+
+    from detector.distributed import torchrun_command
+
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be >= 1, got {args.nproc}")
+    if cfg.batch_size % args.nproc:
+        raise ValueError(f"--batch-size {cfg.batch_size} must be a multiple of --nproc {args.nproc}, so each "
+                         "process holds the same share of every global batch")
+    # Usage errors are found here, once, with one line and exit 2 -- not once per rank under torchrun's report.
+    from detector.registry import detector_spec
+
+    detector_spec(arch)  # ValueError naming the choices
+    for d in args.data:
+        if not Path(d).exists():
+            raise FileNotFoundError(f"{d}: no such test set (--data)")
+    # One OpenMP thread per process unless told otherwise: the processes are the parallelism.
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    return subprocess.call(torchrun_command(args.argv, args.nproc), env=env)
+
+
+def cmd_detector_train(args: argparse.Namespace) -> int:
+    from detector.distributed import Dist, init_from_env, shutdown, under_torchrun
+
+    arch, cfg = resolve_recipe(args)
+    if args.distributed and not under_torchrun():
+        return _launch_torchrun(args, arch, cfg)
+    from detector.train import train_detector
+
+    dist = init_from_env() if args.distributed else Dist()
+    try:
+        result = train_detector([Path(d) for d in args.data], arch, Path(args.out), cfg, dist)
+    finally:
+        shutdown()
+    if not dist.is_main:
+        return EXIT_OK
+    test = result.metrics.get("test", {})
+    print(f"{args.out}: best epoch {result.best_epoch}/{result.epochs_run}; test video AUC "
+          f"{test.get('video_auc')}, frame AUC {test.get('frame_auc')}")
+    return EXIT_OK
+
+
+def cmd_detector_list(args: argparse.Namespace) -> int:
+    from detector.catalog import catalog
+
+    for e in catalog():
+        size = f"{e.input_size}px" if e.input_size else "-"
+        print(f"{e.kind:12s} {e.name:22s} {e.arch:20s} {size:6s} {e.summary}")
+    return EXIT_OK
+
+
+def cmd_detector_card(args: argparse.Namespace) -> int:
+    from detector.model_card import write_model_card
+
+    print(write_model_card(Path(args.model_dir), args.notes))
+    return EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    det = group(sub, "detector", "CNN detectors")
+    dt = det.add_parser("train", help="train a detector on test sets")
+    dt.add_argument("--data", nargs="+", required=True, metavar="TESTSET_DIR")
+    dt.add_argument("--out", required=True, metavar="MODEL_DIR")
+    dt.add_argument("--config", metavar="RECIPE.json",
+                    help="training recipe (e.g. detector/weights/default/recipe.json); flags given here override it")
+    dt.add_argument("--arch", metavar="NAME", help="see `fakescope detector list` (or `arch` in --config)")
+    dt.add_argument("--arch-kwargs", default=None, metavar="JSON", help='e.g. \'{"width_mult": 0.5}\'')
+    for f in RECIPE_FLAGS:
+        if f.type is bool:
+            dt.add_argument(f.flag, action="store_true", default=None, help=f.help)
+        elif f.key == "exclude_methods":
+            dt.add_argument(f.flag, action="append", default=None, metavar=f.metavar, help=f.help)
+        else:
+            dt.add_argument(f.flag, type=f.type, default=None, metavar=f.metavar, help=f.help)
+    dt.add_argument("--resume", action="store_true")
+    dt.add_argument("--quiet", action="store_true")
+    dt.add_argument("--distributed", action="store_true",
+                    help="data-parallel training (DDP, gloo): launches torchrun unless already under it")
+    dt.add_argument("--nproc", type=int, default=2, metavar="N", help="with --distributed: processes on this machine")
+    dt.set_defaults(func=cmd_detector_train)
+    dl = det.add_parser("list", help="registered architectures and shipped models")
+    dl.set_defaults(func=cmd_detector_list)
+    dc = det.add_parser("card", help="write MODEL_CARD.md for a trained model directory")
+    dc.add_argument("model_dir", metavar="MODEL_DIR")
+    dc.add_argument("--notes", default="", help="markdown appended under Notes (recipe, data, caveats)")
+    dc.set_defaults(func=cmd_detector_card)
