@@ -21,8 +21,9 @@ import numpy as np
 
 from forensics.edges import EdgeModel, edge_features
 from forensics.facedata import heldout_sources, load_or_collect, split_samples
-from forensics.spectrum import SpectrumModel, radial_spectrum, upsample_fake
+from forensics.spectrum import SpectrumModel, radial_spectrum
 from forensics.train_edges import DEFAULT_DATA, auc, jpeg, pair_images
+from generator.resample import upsample_fake
 
 
 def main() -> None:

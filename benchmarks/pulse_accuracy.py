@@ -62,7 +62,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--videos", type=Path, default=DEFAULT_VIDEOS)
     ap.add_argument("--swaps", type=Path, default=None)
-    ap.add_argument("--cache", type=Path, default=None, help="JSON cache of per-video features (shared with train_pulse)")
+    ap.add_argument("--cache", type=Path, default=None, help="JSON cache of per-video features (shared with `fakescope forensics train pulse`)")
     args = ap.parse_args()
     cache = load_cache(args.cache)
 

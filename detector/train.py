@@ -251,8 +251,8 @@ def _defocus_hulls(
     """The hulls that drive background defocus: those of reals and online self-blends only.
 
     Why: a generator's swap or warp is blurrier than the footage around it, a real cue that
-    defocusing the background of offline fakes erased (test AUC of warps 0.98 -> 0.87 when every
-    crop was defocused). A real and its fresh blend share the defocus, so "soft background" stays
+    defocusing the background of offline fakes erased (docs/experiments.md, background defocus).
+    A real and its fresh blend share the defocus, so "soft background" stays
     uninformative on its own; an empty hull turns it off for every other sample.
     """
     if hulls is None or cfg.defocus == 0:

@@ -231,9 +231,9 @@ def edge_heatmap(image_bgr: np.ndarray, mask: np.ndarray, alpha: float = 0.55) -
 @lru_cache(maxsize=4)
 def load_edge_model(path: str | None = None) -> JsonClassifier:
     """The shipped (or given) edge model, loaded once per process."""
-    model = JsonClassifier.load(Path(path) if path else WEIGHTS, "python -m forensics.train_edges")
+    model = JsonClassifier.load(Path(path) if path else WEIGHTS, "fakescope forensics train edges")
     if model.feature_names != FEATURE_NAMES:
-        raise ValueError(f"{path or WEIGHTS} was trained on other features; retrain with `python -m forensics.train_edges`")
+        raise ValueError(f"{path or WEIGHTS} was trained on other features; retrain with `fakescope forensics train edges`")
     return model
 
 

@@ -160,7 +160,7 @@ def heldout_sources(testsets: Iterable[Path] | None, splits: Sequence[str] = ("v
     test set: :func:`split_samples` then splits by :func:`identity_split`).
 
     Why: a forensic model trained on faces of the test set's validation or test identities would be
-    measured (``fakescope audit``) and fused (``fakescope.scan.fusion_fit``, on validation identities) on
+    measured (``fakescope audit``) and fused (``fakescope fusion fit``, on validation identities) on
     people it has already seen, which inflates both. Training with these sources excluded keeps the
     whole suite identity-disjoint from the test set, as the detector is."""
     if not testsets:

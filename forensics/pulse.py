@@ -334,10 +334,10 @@ def stable_segments(t: np.ndarray, stable: np.ndarray, max_gap_s: float) -> list
 
 @lru_cache(maxsize=4)
 def load_pulse_model(path: str | None = None) -> JsonClassifier:
-    model = JsonClassifier.load(Path(path) if path else WEIGHTS, "python -m forensics.train_pulse")
+    model = JsonClassifier.load(Path(path) if path else WEIGHTS, "fakescope forensics train pulse")
     if tuple(model.feature_names) != FEATURE_NAMES:
         raise ValueError(f"{path or WEIGHTS} was trained on features {model.feature_names}, this code makes "
-                         f"{FEATURE_NAMES}; retrain it with python -m forensics.train_pulse")
+                         f"{FEATURE_NAMES}; retrain it with `fakescope forensics train pulse`")
     return model
 
 

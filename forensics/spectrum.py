@@ -69,18 +69,9 @@ def radial_spectrum(image: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
     return (spec - spec.mean()).astype(np.float32)
 
 
-def upsample_fake(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-    """Down-then-up resized crop: the missing high band of an upsampling generator, without one."""
-    f = float(rng.uniform(0.35, 0.7))
-    interp = [cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_NEAREST][int(rng.integers(0, 3))]
-    h, w = image.shape[:2]
-    small = cv2.resize(image, (max(2, round(w * f)), max(2, round(h * f))), interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (w, h), interpolation=interp), {"factor": f, "interpolation": int(interp)}
-
-
 @lru_cache(maxsize=4)
 def load_spectrum_model(path: str | None = None) -> JsonClassifier:
-    model = JsonClassifier.load(Path(path) if path else WEIGHTS, "python -m forensics.train_spectrum")
+    model = JsonClassifier.load(Path(path) if path else WEIGHTS, "fakescope forensics train spectrum")
     if len(model.feature_names) != N_BINS:
         raise ValueError(f"{path or WEIGHTS} expects {len(model.feature_names)} bins, this code makes {N_BINS}; retrain it")
     return model

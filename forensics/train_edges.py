@@ -5,21 +5,21 @@ generator (see generator.selfblend). Training uses random JPEG qualities so that
 alone is not mistaken for blending; the split is by identity so the held-out AUC measures faces
 the model has never seen.
 
-    python -m forensics.train_edges [--data ../shared/data] [--cache real_faces.npz] [--testset TESTSET_DIR]
-        [--out forensics/weights/edges.json]
+    fakescope forensics train edges [--data ../shared/data] [--cache real_faces.npz] [--testset TESTSET_DIR]
+        [--out forensics/weights/edges.json] [--seed 0]
 
-The shipped weights were trained with ``--testset`` of the test set we audit on, so none of its
-validation or test identities (nor photos of their collections) is in the training data.
+That command calls :func:`fit_edges_model`. The shipped weights were trained with ``--testset`` of
+the test set we audit on, so none of its validation or test identities (nor photos of their
+collections) is in the training data.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -152,22 +152,32 @@ def train_edges(
     return replace(model, meta={**meta, "metrics": metrics}), metrics
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description="Train the edge/blending model (forensics/weights/edges.json).")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--cache", type=Path, default=None, help="npz cache of collected real faces")
-    ap.add_argument("--out", type=Path, default=WEIGHTS)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--testset", type=Path, nargs="*", default=None, metavar="DIR",
-                    help="never train on faces of these test sets' validation/test videos (hold them out instead)")
-    args = ap.parse_args()
-    t0 = time.perf_counter()
-    samples = load_or_collect(args.data, args.cache)
-    model, metrics = train_edges(samples, args.seed, holdout_sources=heldout_sources(args.testset))
-    model.save(args.out)
-    print(f"edges model -> {args.out}: held-out AUC at JPEG 75 = {metrics['heldout_auc_jpeg75']:.3f} "
-          f"({metrics['test_faces']} faces / {metrics['test_identities']} identities held out; {time.perf_counter() - t0:.0f} s)")
+def collect_training_faces(data: Path, cache: Path | None,
+                           testsets: Sequence[Path] | None) -> tuple[list[FaceSample], set[str] | None]:
+    """Real faces to train on (from ``cache`` when it exists, else collected from ``data`` and cached
+    there) and the sources to hold out (see forensics.facedata.heldout_sources).
+
+    Raises ValueError, before any training, when there is nothing to train on."""
+    holdout = heldout_sources(testsets)  # a bad --testset fails before the slow face collection
+    data = Path(data)
+    if (cache is None or not Path(cache).exists()) and not data.is_dir():
+        raise ValueError(f"{data}: no such folder; pass --data DIR holding real videos and face photos "
+                         "(or --cache NPZ of faces collected before)")
+    samples = load_or_collect(data, None if cache is None else Path(cache))
+    if not samples:
+        raise ValueError(f"{data}: no usable face found (videos or photos with a face at least 60 px wide); "
+                         "pass --data DIR holding real videos and face photos")
+    return samples, holdout
 
 
-if __name__ == "__main__":
-    main()
+def fit_edges_model(data: Path = DEFAULT_DATA, cache: Path | None = None, out: Path = WEIGHTS, seed: int = 0,
+                    testsets: Sequence[Path] | None = None) -> dict[str, Any]:
+    """Collect real faces, train the edge model (:func:`train_edges`) and save it to ``out``.
+
+    Returns the held-out metrics (``heldout_auc_jpeg75``, ``test_faces``, ``test_identities``, ...).
+    ``out`` is written only once training succeeded (atomically), so a failure leaves it as it was.
+    """
+    samples, holdout = collect_training_faces(data, cache, testsets)
+    model, metrics = train_edges(samples, seed, holdout_sources=holdout)
+    model.save(Path(out))
+    return metrics

@@ -14,12 +14,15 @@ Fakes come from either:
 - ``--pseudo``: "pulse-washed" copies of the real clips (``pulse_wash``), a stand-in that removes
   the face's own colour changes and adds per-frame flicker, as a frame-by-frame generator does.
 
-    python -m forensics.train_pulse --real ../shared/data/videos --swaps runs/pulse_swaps --cache pulse_features.json
+    fakescope forensics train pulse [--real VIDEO_OR_DIR ...] [--swaps DIR] [--pseudo] [--cache pulse_features.json]
+        [--out forensics/weights/pulse.json] [--C 0.3] [--seed 0]
+
+e.g. ``fakescope forensics train pulse --swaps runs/pulse_swaps --pseudo --cache pulse_features.json``.
+That command calls :func:`fit_pulse_model`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -273,7 +276,11 @@ def train(rows: list[dict[str, Any]], c: float = 0.3, seed: int = 0) -> tuple[Js
     """Fit the shipped model on every usable row and measure it with grouped cross-validation."""
     x, y, groups, used = feature_matrix(rows)
     if len(set(y.tolist())) < 2:
-        raise ValueError("training the pulse model needs usable real and fake videos (both labels)")
+        raise ValueError(f"training the pulse model needs usable real and fake videos (both labels); {len(used)} of "
+                         f"{len(rows)} videos had a usable pulse track (a face stable for at least 5 s): add longer clips")
+    if len(set(groups.tolist())) < 2:
+        raise ValueError("the pulse model's cross-validation keeps each source clip with its fakes, so it needs "
+                         "usable videos of at least two source clips: add more real videos")
     oof, k = cross_validate(x, y, groups, c=c, seed=seed)
     free, _ = cross_validate(x, y, groups, c=c, seed=seed, signed=False)
     good = np.isfinite(oof)
@@ -299,43 +306,61 @@ def train(rows: list[dict[str, Any]], c: float = 0.3, seed: int = 0) -> tuple[Js
 def load_cache(path: Path | None) -> dict[str, Any]:
     if path is None or not path.exists():
         return {}
-    return json.loads(path.read_text())
+    try:
+        cache = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a pulse feature cache ({exc}); delete it or pass another --cache") from None
+    if not isinstance(cache, dict):
+        raise ValueError(f"{path}: not a pulse feature cache (a JSON object); delete it or pass another --cache")
+    return cache
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="Fit the pulse model (forensics/weights/pulse.json).")
-    ap.add_argument("--real", nargs="*", default=[], help="real videos or folders (ignored with --swaps)")
-    ap.add_argument("--swaps", type=Path, default=None, help="folder of <clip>__to__<identity>.mp4 + originals.txt")
-    ap.add_argument("--pseudo", action="store_true", help="add pulse-washed copies of the reals as fakes")
-    ap.add_argument("--cache", type=Path, default=None, help="JSON cache of per-video features")
-    ap.add_argument("--out", type=Path, default=WEIGHTS)
-    ap.add_argument("--C", type=float, default=0.3)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    t0 = time.perf_counter()
-    if args.swaps is not None:
-        reals, fakes = swap_items(args.swaps)
+def training_items(reals: Iterable[str | Path] = (), swaps: Path | None = None,
+                   pseudo: bool = False) -> tuple[list[Item], list[Item]]:
+    """(reals, fakes) to train on: ``swaps`` (its originals and their swaps; ``reals`` is then
+    ignored) or the videos in ``reals``, plus a pulse-washed copy of every real with ``pseudo``.
+
+    Raises ValueError when either side is empty and FileNotFoundError for a listed video that is
+    missing, before any video is decoded."""
+    if swaps is not None:
+        real_items, fakes = swap_items(Path(swaps))
     else:
-        reals = [Item(p, 0, p.stem, "real") for p in expand_video_inputs(args.real)]
+        real_items = [Item(p, 0, p.stem, "real") for p in expand_video_inputs(reals)]
         fakes = []
-    if args.pseudo:
-        fakes += [Item(r.path, 1, r.group, "pseudo") for r in reals]
-    if not reals or not fakes:
-        raise SystemExit("need real videos and fakes: give --swaps DIR, or --real ... with --pseudo")
-    cache = load_cache(args.cache)
+    if not real_items:
+        raise ValueError("no real videos to train on: give --real VIDEO_OR_DIR ... (with --pseudo), or --swaps DIR "
+                         "whose originals.txt lists them")
+    if pseudo:
+        fakes += [Item(r.path, 1, r.group, "pseudo") for r in real_items]
+    if not fakes:
+        raise ValueError("no fake videos to train on: add --pseudo (pulse-washed copies of the reals), or give "
+                         "--swaps DIR of <clip>__to__<identity>.mp4 swaps")
+    for it in real_items + fakes:
+        if not it.path.is_file():
+            raise FileNotFoundError(f"{it.path}: no such video")
+    return real_items, fakes
+
+
+def fit_pulse_model(reals: Iterable[str | Path] = (), swaps: Path | None = None, pseudo: bool = False,
+                    cache: Path | None = None, out: Path = WEIGHTS, c: float = 0.3, seed: int = 0,
+                    on_video: Callable[[Item, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Extract the pulse features of every training video (:func:`training_items`), fit the model
+    (:func:`train`) and save it to ``out``; returns the cross-validated metrics (``cv_auc``,
+    ``cv_folds``, ``cv_auc_unconstrained``, ``rule_auc``, ``n_real``, ``n_fake``, ``n_insufficient``).
+
+    ``cache`` (JSON, per-video features keyed by content hash) is read first and rewritten after
+    each video, so an interrupted run resumes. ``on_video(item, row)`` is called after each video.
+    ``out`` is written only once training succeeded (atomically), so a failure leaves it as it was.
+    """
+    real_items, fakes = training_items(reals, swaps, pseudo)
+    features = load_cache(None if cache is None else Path(cache))
     rows = []
-    for it in reals + fakes:
-        rows.append(row_for(it, cache))
-        if args.cache is not None:
-            write_text_atomic(args.cache, json.dumps(cache, indent=1))
-        r = rows[-1]
-        print(f"{it.kind:6s} {it.path.name:45s} {r['status']:12s} bpm={r['bpm']} rule={r['rule_score']:.3f}", flush=True)
-    model, metrics = train(rows, args.C, args.seed)
-    model.save(args.out)
-    print(f"pulse model -> {args.out}: grouped {metrics['cv_folds']}-fold CV AUC {metrics['cv_auc']:.3f} "
-          f"(unconstrained {metrics['cv_auc_unconstrained']:.3f}, rule {metrics['rule_auc']:.3f}; {metrics['n_real']} real, {metrics['n_fake']} fake, "
-          f"{metrics['n_insufficient']} insufficient; {time.perf_counter() - t0:.0f} s)")
-
-
-if __name__ == "__main__":
-    main()
+    for it in real_items + fakes:
+        rows.append(row_for(it, features))
+        if cache is not None:
+            write_text_atomic(cache, json.dumps(features, indent=1))
+        if on_video is not None:
+            on_video(it, rows[-1])
+    model, metrics = train(rows, c, seed)
+    model.save(Path(out))
+    return metrics

@@ -3,23 +3,25 @@
 This is a stand-in until the project's generator produces swaps to train on; the held-out AUC it
 prints is against these pseudo-fakes only, not against real generator output.
 
-    python -m forensics.train_spectrum [--data ../shared/data] [--cache real_faces.npz] [--testset TESTSET_DIR]
-        [--out forensics/weights/spectrum.json]
+    fakescope forensics train spectrum [--data ../shared/data] [--cache real_faces.npz] [--testset TESTSET_DIR]
+        [--out forensics/weights/spectrum.json] [--seed 0]
+
+That command calls :func:`fit_spectrum_model`.
 """
 
 from __future__ import annotations
 
-import argparse
-import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from fakescope.core.faces import align_face
-from forensics.facedata import FaceSample, heldout_sources, load_or_collect, split_description, split_samples
-from forensics.spectrum import CROP_SIZE, WEIGHTS, radial_spectrum, train_spectrum, upsample_fake
-from forensics.train_edges import DEFAULT_DATA, auc, data_hash, jpeg, train_quality
+from forensics.facedata import FaceSample, split_description, split_samples
+from forensics.spectrum import CROP_SIZE, WEIGHTS, radial_spectrum, train_spectrum
+from forensics.train_edges import DEFAULT_DATA, auc, collect_training_faces, data_hash, jpeg, train_quality
+from generator.resample import upsample_fake
 from generator.selfblend import self_blend
 
 
@@ -40,21 +42,20 @@ def crops_for(samples: Sequence[FaceSample], seed: int, quality=train_quality) -
     return real, fake
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description="Train the spectrum model (forensics/weights/spectrum.json).")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--cache", type=Path, default=None)
-    ap.add_argument("--out", type=Path, default=WEIGHTS)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--testset", type=Path, nargs="*", default=None, metavar="DIR",
-                    help="never train on faces of these test sets' validation/test videos (hold them out instead)")
-    args = ap.parse_args()
-    t0 = time.perf_counter()
-    samples = load_or_collect(args.data, args.cache)
-    holdout = heldout_sources(args.testset)
+def fit_spectrum_model(data: Path = DEFAULT_DATA, cache: Path | None = None, out: Path = WEIGHTS, seed: int = 0,
+                       testsets: Sequence[Path] | None = None) -> dict[str, Any]:
+    """Collect real faces, fit the spectrum model on the train identities and save it to ``out``.
+
+    Returns the held-out metrics (``heldout_auc_jpeg75``, ``heldout_auc_selfblend``,
+    ``heldout_auc_upsampled``, ``test_faces``). ``out`` is written only once training succeeded
+    (atomically), so a failure leaves it as it was.
+    """
+    samples, holdout = collect_training_faces(data, cache, testsets)
     train, test = split_samples(samples, holdout)
-    r_tr, f_tr = crops_for(train, args.seed)
-    r_te, f_te = crops_for(test, args.seed + 1, lambda _r: 75)
+    if not train or not test:
+        raise ValueError("need faces of several identities to hold some out; add more real data")
+    r_tr, f_tr = crops_for(train, seed)
+    r_te, f_te = crops_for(test, seed + 1, lambda _r: 75)
     held = train_spectrum(r_tr, f_tr)  # same fit as the saved model below
     x_te = np.stack([radial_spectrum(im) for im in r_te + f_te])
     y_te = np.r_[np.zeros(len(r_te)), np.ones(len(f_te))]
@@ -70,13 +71,7 @@ def main() -> None:
     }
     model = train_spectrum(r_tr, f_tr, meta={  # train identities only: the benchmark measures held-out ones
         "trained_on": "real vs self-blend + down-up resized crops (stand-in until generator swaps exist)",
-        "crop_size": CROP_SIZE, "seed": args.seed, "data_hash": data_hash(samples), "metrics": metrics,
+        "crop_size": CROP_SIZE, "seed": seed, "data_hash": data_hash(samples), "metrics": metrics,
         "split": split_description(holdout)})
-    model.save(args.out)
-    print(f"spectrum model -> {args.out}: held-out AUC at JPEG 75 = {metrics['heldout_auc_jpeg75']:.3f} "
-          f"(self-blend {metrics['heldout_auc_selfblend']:.3f}, upsampled {metrics['heldout_auc_upsampled']:.3f}; "
-          f"{time.perf_counter() - t0:.0f} s)")
-
-
-if __name__ == "__main__":
-    main()
+    model.save(Path(out))
+    return metrics

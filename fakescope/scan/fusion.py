@@ -1,7 +1,7 @@
 """Turn a track's evidence into one verdict.
 
 The fitted fusion model is a logistic regression over each analyzer's logit(score), fitted on the
-validation split of our own test set (``python -m fakescope.scan.fusion_fit``) and shipped as JSON next
+validation split of our own test set (``fakescope fusion fit``) and shipped as JSON next
 to the default detector (``detector/weights/default/fusion.json``). An analyzer whose status is
 ``insufficient`` contributes a feature of exactly 0 (the logit of 0.5): the model has no
 per-analyzer offsets, so missing evidence can never push a verdict towards fake.

@@ -1,7 +1,9 @@
 """Fit the fusion model on the validation split of a test set.
 
-    python -m fakescope.scan.fusion_fit --data TESTSET_DIR [--holdout] [--detector MODEL_DIR]
+    fakescope fusion fit --data TESTSET_DIR [--split val] [--holdout] [--detector MODEL_DIR]
         [--out detector/weights/default/fusion.json]
+
+That command calls :func:`fit_fusion_on_testset`.
 
 ``--holdout`` fits on the validation identities the detector never saw (a detector trained with
 ``--fusion-holdout``; see fakescope.core.splits), which is how the shipped fusion is fitted. Each
@@ -12,9 +14,9 @@ fit uses scikit-learn and is stored as plain JSON (never pickled).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -106,45 +108,64 @@ def select_fusion(evidence: Sequence[Sequence[Evidence]], y: Sequence[int], grou
     return full, scores
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+@dataclass(frozen=True)
+class FusionFit:
+    """What :func:`fit_fusion_on_testset` fitted and wrote."""
+
+    model: FusionModel
+    scores: dict[str, float]  # leave-one-identity-out AUC of every analyzer subset ("detector+edges")
+    videos: int  # videos fitted on
+    out: Path  # where the model was written
+
+
+def fit_fusion_on_testset(data: Path, split: str = "val", holdout: bool = False, detector: str = "default",
+                          out: Path | None = None, progress: bool = True) -> FusionFit:
+    """Scan every video of ``split`` in the test set ``data`` (only the fusion hold-out identities
+    with ``holdout``, see fakescope.core.splits), choose and fit the fusion (:func:`select_fusion`)
+    and write it to ``out`` (default: the shipped fusion beside the default detector).
+
+    Raises ValueError (or FileNotFoundError for a listed video that is missing) before any scan when
+    the split cannot be fitted on; ``out`` is written only at the end (atomically), so a failure
+    leaves it as it was.
+    """
     from tqdm import tqdm
 
-    from fakescope.core.manifest import read_manifest
+    from fakescope.core.manifest import manifest_path, read_manifest
+    from fakescope.core.splits import holdout_of_rows
     from fakescope.scan.pipeline import ScanConfig, scan_video
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--split", default="val")
-    ap.add_argument("--holdout", action="store_true", help="only the fusion hold-out identities of the split")
-    ap.add_argument("--detector", default="default", help="detector name or model dir the scans use")
-    ap.add_argument("--out", type=Path, default=fusion_path())
-    args = ap.parse_args(argv)
-    from fakescope.core.splits import holdout_of_rows
-
-    all_rows = read_manifest(args.data)
-    rows = [r for r in all_rows if r["split"] == args.split]
-    if args.holdout:
+    data = Path(data)
+    out = fusion_path() if out is None else Path(out)
+    if not data.is_dir():
+        raise ValueError(f"{data}: no such test-set directory; pass --data DIR made by 'fakescope testset build'")
+    all_rows = read_manifest(data, require=("path", "label", "split"))
+    rows = [r for r in all_rows if r.get("split") == split]
+    where = f"the {split!r} split of {data}"
+    if holdout:
         held = holdout_of_rows(all_rows)
         rows = [r for r in rows if r.get("identity", "") in held]
+        where = f"the fusion hold-out identities of {where}"
     if not rows:
-        raise SystemExit(f"no {args.split} rows to fit on in {args.data}")
+        present = sorted({r.get("split", "") for r in all_rows} - {""})
+        raise ValueError(f"no videos to fit on in {where}; splits in its manifest: {', '.join(present) or 'none'} "
+                         "(choose one with --split)")
+    labels = {r["label"] for r in rows}
+    if not {"real", "fake"} <= labels:
+        raise ValueError(f"only {', '.join(sorted(labels))} videos in {where}; the fusion needs both real and fake "
+                         "ones: build a larger test set")
+    missing = [data / r["path"] for r in rows if not (data / r["path"]).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]}: listed in {manifest_path(data)} but missing "
+                                f"({len(missing)} of {len(rows)} videos)")
     evidence, y, groups = [], [], []
-    for r in tqdm(rows, desc="scanning", unit="video"):
-        rec = scan_video(args.data / r["path"], ScanConfig(detector=args.detector, progress=False)).record
+    for r in tqdm(rows, desc="scanning", unit="video", disable=not progress):
+        rec = scan_video(data / r["path"], ScanConfig(detector=detector, progress=False)).record
         evidence.append(evidence_from_record(rec))
         y.append(1 if r["label"] == "fake" else 0)
         groups.append(r.get("identity", ""))
-    manifest = args.data / "manifest.csv"
-    meta = {"data": str(args.data.name), "split": args.split + (" (fusion hold-out identities)" if args.holdout else ""),
-            "detector": args.detector,
-            "manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest()}
+    meta = {"data": str(data.name), "split": split + (" (fusion hold-out identities)" if holdout else ""),
+            "detector": detector,
+            "manifest_sha256": hashlib.sha256(manifest_path(data).read_bytes()).hexdigest()}
     model, scores = select_fusion(evidence, y, groups, meta=meta)
-    for subset, auc in sorted(scores.items(), key=lambda kv: -kv[1]):
-        print(f"  leave-one-identity-out AUC {auc:.4f}  {subset}")
-    write_json_atomic(args.out, model.as_json())
-    print(f"fusion model on {len(y)} {args.split} videos: coef {dict(zip(model.analyzers, model.coef, strict=True))}, "
-          f"intercept {model.intercept:.3f} -> {args.out}")
-
-
-if __name__ == "__main__":
-    main()
+    write_json_atomic(out, model.as_json())
+    return FusionFit(model, scores, len(y), out)

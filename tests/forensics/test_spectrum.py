@@ -13,8 +13,8 @@ from forensics.spectrum import (
     SpectrumModel,
     radial_spectrum,
     train_spectrum,
-    upsample_fake,
 )
+from generator.resample import upsample_fake
 
 
 @pytest.fixture(scope="module")
