@@ -154,9 +154,9 @@ def test_crashed_and_failing_videos_are_retried_a_bounded_number_of_times_then_r
     (["--ray", "10.0.0.5:6379", "a.mp4"], "10.0.0.5:6379", ["a.mp4"]),
     (["a.mp4"], None, ["a.mp4"]),
 ])
-@pytest.mark.slow
 def test_ray_address_is_told_apart_from_a_video(argv: list[str], address: str | None, videos: list[str]) -> None:
-    from fakescope.cli import _ray_address_or_video, build_parser
+    from fakescope.cli import build_parser
+    from fakescope.cli.scan import _ray_address_or_video
 
     args = build_parser().parse_args(["scan", *argv])
     _ray_address_or_video(args)
