@@ -7,7 +7,9 @@ written last, so a directory with a config is always complete.
 
 from __future__ import annotations
 
+import inspect
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,6 +250,83 @@ class LoadedDetector:
         return self.calibrator.predict_proba(self.predict_logits(crops_bgr_uint8, batch_size, bf16, masks))
 
 
+MAX_INPUT_SIZE = 1024  # px: a CNN input past this is a typo, and would try multi-GB allocations
+CALIBRATION_METHODS = ("temperature", "isotonic", "none")
+
+
+def _number(where: str, value: Any, low: float, high: float, *, integer: bool = False,
+            open_low: bool = False) -> float:
+    kind = "a whole number" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, int | float) or (integer and not isinstance(value, int)):
+        raise ValueError(f"{where} must be {kind}, got {value!r}")
+    if not (math.isfinite(value) and (value > low if open_low else value >= low) and value <= high):
+        bound = f"{'above' if open_low else 'at least'} {low:g} and at most {high:g}"
+        raise ValueError(f"{where} must be {bound}, got {value!r}")
+    return float(value)
+
+
+def validate_model_config(config: Any, where: str) -> None:
+    """Check a model's config.json field by field before anything is built from it.
+
+    A model directory may come from anyone: a list where a name belongs, an unknown keyword, a
+    temperature of 0 (every verdict a silent "real") or an input size of 40000 (multi-GB tensors)
+    must be refused with the field named, not crash or mislead later."""
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {type(config).__name__}")
+    arch = config["arch"]
+    if not isinstance(arch, str):
+        raise ValueError(f"{where}: field 'arch' must be an architecture name, got {arch!r}")
+    try:
+        spec = detector_spec(arch)
+    except ValueError as exc:  # names the registered architectures
+        raise ValueError(f"{where}: {exc}") from None
+    kwargs = config["kwargs"]
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"{where}: field 'kwargs' must be a JSON object, got {kwargs!r}")
+    params = inspect.signature(spec.factory).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown:
+            raise ValueError(f"{where}: field 'kwargs' has unknown keyword(s) {', '.join(map(repr, unknown))} for "
+                             f"{arch!r}; it takes {', '.join(params) or 'none'}")
+    _number(f"{where}: field 'input_size'", config["input_size"], 16, MAX_INPUT_SIZE, integer=True)
+    if "crop_size" in config:
+        _number(f"{where}: field 'crop_size'", config["crop_size"], 16, 2 * MAX_INPUT_SIZE, integer=True)
+    for key in ("mean", "std"):
+        v = config[key]
+        if not isinstance(v, list) or len(v) != 3:
+            raise ValueError(f"{where}: field {key!r} must be a list of 3 numbers (R, G, B), got {v!r}")
+        for x in v:
+            _number(f"{where}: field {key!r}", x, 0.0 if key == "std" else -10.0, 10.0, open_low=key == "std")
+    for key in ("threshold", "frame_threshold"):
+        if config.get(key) is not None:
+            _number(f"{where}: field {key!r}", config[key], 0.0, 1.0)
+    if "name" in config and not isinstance(config["name"], str):
+        raise ValueError(f"{where}: field 'name' must be a string, got {config['name']!r}")
+    agg = config.get("aggregation", {})
+    if not isinstance(agg, dict):
+        raise ValueError(f"{where}: field 'aggregation' must be a JSON object, got {agg!r}")
+    if "top_frac" in agg:
+        _number(f"{where}: field 'aggregation.top_frac'", agg["top_frac"], 0.0, 1.0, open_low=True)
+    cal = config.get("calibration")
+    if cal is None:
+        return
+    if not isinstance(cal, dict):
+        raise ValueError(f"{where}: field 'calibration' must be a JSON object, got {cal!r}")
+    method = cal.get("method", "none")
+    if method not in CALIBRATION_METHODS:
+        raise ValueError(f"{where}: field 'calibration.method' must be one of {', '.join(CALIBRATION_METHODS)}, "
+                         f"got {method!r}")
+    if method == "temperature":
+        _number(f"{where}: field 'calibration.temperature'", cal.get("temperature"), 0.0, 1e3, open_low=True)
+    if method == "isotonic":
+        x, y = cal.get("x"), cal.get("y")
+        if not (isinstance(x, list) and isinstance(y, list) and len(x) == len(y) >= 2):
+            raise ValueError(f"{where}: fields 'calibration.x' and 'calibration.y' must be lists of equal length")
+        for v in y:
+            _number(f"{where}: field 'calibration.y'", v, 0.0, 1.0)
+
+
 def load_model(dir_or_name: Path | str = "default") -> LoadedDetector:
     """Rebuild a detector from a model directory or shipped name; reads tensors only (no pickle)."""
     d = resolve_model_dir(dir_or_name)
@@ -259,11 +338,14 @@ def load_model(dir_or_name: Path | str = "default") -> LoadedDetector:
         )
     try:
         config = json.loads((d / CONFIG_FILE).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{d / CONFIG_FILE} is not valid JSON ({e}); re-export the model") from e
+    if not isinstance(config, dict):
+        raise ValueError(f"{d / CONFIG_FILE}: expected a JSON object, got {type(config).__name__}")
     lacking = [k for k in REQUIRED_KEYS if k not in config]
     if lacking:
         raise ValueError(f"{d / CONFIG_FILE} lacks {lacking}; it was not written by detector.io.save_model")
+    validate_model_config(config, str(d / CONFIG_FILE))
     sha = sha256_file(d / WEIGHTS_FILE)
     if config.get("weights_sha256", sha) != sha:
         raise ValueError(

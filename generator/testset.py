@@ -244,12 +244,17 @@ def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig 
 
     cfg = cfg or TestsetConfig()
     out_dir = Path(out_dir)
-    (out_dir / "items").mkdir(parents=True, exist_ok=True)
-    (out_dir / "crops").mkdir(exist_ok=True)
     videos = find_videos(real)
     if not videos:
         raise ValueError("no real videos found: pass video files or folders with --real")
-    usable = [v for v in videos if _long_enough(v, cfg)]
+    problems = {v: _unusable_because(v, cfg) for v in videos}
+    usable = [v for v in videos if problems[v] is None]
+    if not usable:  # say why before anything is written: an empty test set helps nobody
+        shown = "; ".join(f"{v.name}: {problems[v]}" for v in videos[:5])
+        raise ValueError(f"none of the {len(videos)} input videos can make test-set items ({shown}"
+                         f"{'; ...' if len(videos) > 5 else ''})")
+    (out_dir / "items").mkdir(parents=True, exist_ok=True)
+    (out_dir / "crops").mkdir(exist_ok=True)
     splits = assign_splits([identity_of(v) for v in usable], cfg.seed, cfg.split_fractions)
     bank = MethodBank(cfg)
     methods = ["real", *bank.available()]
@@ -271,6 +276,10 @@ def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig 
                 _build_item(seg, method, bank, splits[seg.identity], out_dir, cfg)
                 bar.update(1)
     bar.close()
+    if not any((out_dir / "items").glob("*.json")):
+        raise ValueError(f"no test-set item could be made from {len(usable)} video(s): no {cfg.clip_frames}-frame "
+                         f"segment had a face in {cfg.min_face_fraction:.0%} of its frames (lower --frames, or "
+                         "pass videos with one visible face)")
     _resplit(out_dir, splits)
     if cfg.attack:
         from generator.attacks import attack_testset
@@ -281,11 +290,15 @@ def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig 
     return write_manifest(out_dir)
 
 
-def _long_enough(video: Path, cfg: TestsetConfig) -> bool:
+def _unusable_because(video: Path, cfg: TestsetConfig) -> str | None:
+    """Why a video cannot give an item (None: it can)."""
     try:
-        return probe(video).frames >= cfg.clip_frames
-    except UnusableInputError:
-        return False
+        frames = probe(video).frames
+    except UnusableInputError as exc:
+        return exc.reason
+    if frames < cfg.clip_frames:
+        return f"{frames} frames, shorter than one {cfg.clip_frames}-frame item (lower --frames)"
+    return None
 
 
 def _resplit(out_dir: Path, splits: dict[str, str]) -> None:

@@ -4,6 +4,11 @@ A bad row never stops an audit: it becomes an ``AuditRowError`` naming the CSV l
 reason, and the row is skipped. Nothing in a CSV is executed or interpreted beyond text: paths
 are resolved and must be existing regular files (checked to be videos by magic bytes and one
 decoded frame), ``params`` is parsed as JSON data only.
+
+A video listed more than once (the same resolved path, or identical bytes under another path)
+is never silently resolved: with the same label it is audited once and every repeat gets a
+note (``severity="note"``); with conflicting labels every one of its rows becomes an error
+naming all the lines, and the video is left out of the audit.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fakescope.core.errors import one_line
 from fakescope.core.hashing import sha256_file
 from fakescope.core.manifest import ATTACK_METHODS, manifest_path, read_rows
 
-__all__ = ["ROBUSTNESS_KEYS", "AuditRowError", "Item", "attack_info", "load_items", "perturbations"]
+__all__ = ["ROBUSTNESS_KEYS", "AuditRowError", "Item", "attack_info", "load_items", "one_line", "perturbations"]
 
 ROBUSTNESS_KEYS = ("jpeg_quality", "blur_sigma", "resize", "crf", "noise_sigma", "gamma", "brightness")
 
@@ -59,19 +65,26 @@ _VIDEO_MAGIC: tuple[tuple[int, bytes, str], ...] = (
 
 @dataclass(frozen=True)
 class AuditRowError:
-    """One CSV row that was skipped. ``row_number`` is the 1-based line in the CSV (header = 1; 0 = whole file)."""
+    """One CSV row that was skipped. ``row_number`` is the 1-based line in the CSV (header = 1; 0 = whole file).
+
+    ``severity`` is ``"error"`` when the row's video is missing from the audit because of it, ``"note"``
+    when nothing was lost (a repeat of a row with the same video and label: counted once).
+    ``str()`` is one line: control characters in paths and reasons are escaped (``one_line``).
+    """
 
     source: str
     row_number: int
     path: str
     reason: str
+    severity: str = "error"
 
     def __str__(self) -> str:
-        where = f"{self.source}" + (f" line {self.row_number}" if self.row_number else "")
-        return f"{where}: {self.path or '(no path)'}: {self.reason}"
+        where = one_line(self.source) + (f" line {self.row_number}" if self.row_number else "")
+        return f"{where}: {one_line(self.path) if self.path else '(no path)'}: {one_line(self.reason)}"
 
     def as_json(self) -> dict[str, Any]:
-        return {"source": self.source, "row_number": self.row_number, "path": self.path, "reason": self.reason}
+        return {"source": self.source, "row_number": self.row_number, "path": self.path, "reason": self.reason,
+                "severity": self.severity}
 
 
 @dataclass(frozen=True)
@@ -143,42 +156,92 @@ def load_items(sources: Sequence[str | Path]) -> tuple[list[Item], list[AuditRow
     method, params (JSON object), identity, split, sha256 (checked against the file). Every
     problem with a row becomes an ``AuditRowError`` naming the CSV and line, and the row is
     skipped; problems with a whole source (missing, no path/label columns) get row_number 0.
-    A file listed twice (same resolved path) is audited once.
+
+    A video listed more than once, across all sources (same resolved path, or same SHA-256 under
+    another path): with one label it is audited once, from its first row, and each repeat gets a
+    ``severity="note"`` record; with conflicting labels each of its rows gets an error naming
+    every line and its label, and the video is not audited at all (no label is picked for it).
+    Errors come back in source order, then line order.
     """
-    items: list[Item] = []
-    errors: list[AuditRowError] = []
-    seen: dict[Path, tuple[str, int]] = {}
-    for src in sources:
+    errors: list[tuple[tuple[int, int], AuditRowError]] = []
+    candidates: list[tuple[Item, str]] = []  # (item, path as written in the CSV), in input order
+    by_path: dict[Path, Item] = {}  # first usable row of each resolved path: its video check and hash are reused
+    order: dict[str, int] = {}
+    for k, src in enumerate(sources):
         src_path = Path(src)
         csv_path = manifest_path(src_path)
         if not csv_path.is_file():
             reason = ("test-set directory has no manifest.csv" if src_path.is_dir()
                       else "not found: pass a test-set directory or a CSV file with path,label columns")
-            errors.append(AuditRowError(str(src_path), 0, "", reason))
+            errors.append(((k, 0), AuditRowError(str(src_path), 0, "", reason)))
             continue
         try:
             header, rows = read_rows(csv_path)
         except (UnicodeDecodeError, csv.Error) as exc:
-            errors.append(AuditRowError(str(csv_path), 0, "", f"cannot read as UTF-8 CSV: {exc}"))
+            errors.append(((k, 0), AuditRowError(str(csv_path), 0, "", f"cannot read as UTF-8 CSV: {exc}")))
             continue
         missing_cols = [c for c in ("path", "label") if c not in header]
         if missing_cols:
-            errors.append(AuditRowError(
+            errors.append(((k, 0), AuditRowError(
                 str(csv_path), 0, "",
-                f"CSV needs columns path,label (missing {','.join(missing_cols)}; found {','.join(header) or 'none'})"))
+                f"CSV needs columns path,label (missing {','.join(missing_cols)}; found {','.join(header) or 'none'})")))
             continue
+        order.setdefault(str(csv_path), k)
         base = csv_path.resolve().parent
         for line, row in rows:
-            item, reasons = _parse_row(row, base, str(csv_path), line, seen)
+            item, reasons = _parse_row(row, base, str(csv_path), line, by_path)
             if reasons:
-                errors.append(AuditRowError(str(csv_path), line, row.get("path", ""), "; ".join(reasons)))
+                errors.append(((k, line), AuditRowError(str(csv_path), line, row.get("path", ""), "; ".join(reasons))))
             elif item is not None:
-                items.append(item)
-    return items, errors
+                candidates.append((item, row.get("path", "")))
+                by_path.setdefault(item.path, item)
+    items, repeats = _resolve_repeats(candidates)
+    errors += [((order.get(e.source, len(order)), e.row_number), e) for e in repeats]
+    errors.sort(key=lambda ke: ke[0])  # stable: a row's own errors keep their order
+    return items, [e for _, e in errors]
+
+
+def _resolve_repeats(candidates: Sequence[tuple[Item, str]]) -> tuple[list[Item], list[AuditRowError]]:
+    """Items to audit (each video once, conflicting ones left out) and an error or note per repeated row."""
+    groups: dict[str, list[tuple[Item, str]]] = {}
+    for item, raw in candidates:
+        groups.setdefault(item.sha256, []).append((item, raw))
+    items: list[Item] = []
+    records: list[AuditRowError] = []
+    for item, raw in candidates:
+        group = groups[item.sha256]
+        if len(group) == 1:
+            items.append(item)
+            continue
+        same_path = all(g.path == item.path for g, _ in group)
+        if len({g.label for g, _ in group}) > 1:
+            what = "the same file" if same_path else f"identical files (sha256 {item.sha256[:12]}...)"
+            listing = ", ".join(f"{_line_of(g, graw, item, same_path)} says {g.label}" for g, graw in group)
+            records.append(AuditRowError(item.source, item.row_number, raw,
+                                         f"conflicting labels for {what}: {listing}; left out of the audit "
+                                         "(fix the label in the CSV)"))
+        elif group[0][0] is item:
+            items.append(item)
+        else:
+            first, first_raw = group[0]
+            if first.path == item.path:
+                reason = f"same file already listed at {_line_of(first, first_raw, item, True)} with the same label"
+            else:
+                reason = (f"identical to {_line_of(first, first_raw, item, False)} (same sha256 "
+                          f"{item.sha256[:12]}..., same label)")
+            records.append(AuditRowError(item.source, item.row_number, raw, f"{reason}; counted once",
+                                         severity="note"))
+    return items, records
+
+
+def _line_of(other: Item, other_raw: str, here: Item, same_path: bool) -> str:
+    """How a row names another row: ``line 3``, ``other.csv line 3``, plus its path when that differs."""
+    where = f"line {other.row_number}" if other.source == here.source else f"{other.source} line {other.row_number}"
+    return where if same_path else f"{where} ({other_raw or other.path})"
 
 
 def _parse_row(row: dict[str, str], base: Path, source: str, line: int,
-               seen: dict[Path, tuple[str, int]]) -> tuple[Item | None, list[str]]:
+               by_path: Mapping[Path, Item]) -> tuple[Item | None, list[str]]:
     reasons: list[str] = []
     raw_path = row.get("path", "")
     label = _parse_label(row.get("label", ""))
@@ -208,21 +271,17 @@ def _parse_row(row: dict[str, str], base: Path, source: str, line: int,
             if not resolved.is_file():
                 reasons.append(f"not a regular file ({resolved})")
                 resolved = None
-    if resolved is not None and not reasons:
-        if resolved in seen:
-            first_src, first_line = seen[resolved]
-            reasons.append(f"same file already listed at {first_src} line {first_line}; audited once")
-        else:
-            problem = _video_problem(resolved)
-            if problem:
-                reasons.append(problem)
+    earlier = by_path.get(resolved) if resolved is not None else None
+    if resolved is not None and not reasons and earlier is None:
+        problem = _video_problem(resolved)
+        if problem:
+            reasons.append(problem)
     if reasons or resolved is None or label is None:
         return None, reasons
-    sha = sha256_file(resolved)
+    sha = earlier.sha256 if earlier is not None else sha256_file(resolved)
     listed = row.get("sha256", "").lower()
     if listed and listed != sha:
         return None, [f"sha256 mismatch: CSV says {listed[:12]}..., file is {sha[:12]}... (file changed since listing)"]
-    seen[resolved] = (source, line)
     return Item(path=resolved, label=label, method=row.get("method", ""), params=params,
                 identity=row.get("identity", ""), split=row.get("split", ""), sha256=sha,
                 source=source, row_number=line), []

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fakescope.core.errors import one_line
 from fakescope.report import html as H
 
 
@@ -19,6 +20,13 @@ def _ci(value: float | None, ci: list[float | None] | None) -> str:
     if not ci or ci[0] is None or ci[1] is None:
         return f"{value:.3f}"
     return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _auc(row: Mapping[str, Any], ci: list[float | None] | None = None) -> str:
+    """The AUC cell: value [CI], or why it is undefined (e.g. only fake videos in the group)."""
+    if row.get("auc") is None and row.get("undefined_reason"):
+        return str(row["undefined_reason"])
+    return _ci(row.get("auc"), ci)
 
 
 def _summary_rows(scorers: Mapping[str, Any], level: str) -> list[dict[str, Any]]:
@@ -31,7 +39,7 @@ def _summary_rows(scorers: Mapping[str, Any], level: str) -> list[dict[str, Any]
         rows.append({
             "scorer": name,
             "n (real/fake)": f"{b['n']} ({b['n_real']}/{b['n_fake']})",
-            "AUC [95% CI]": _ci(b.get("auc"), ci.get("auc")),
+            "AUC [95% CI]": _auc(b, ci.get("auc")),
             "AP [95% CI]": _ci(b.get("ap"), ci.get("ap")),
             "EER [95% CI]": _ci(b.get("eer"), ci.get("eer")),
             "threshold": m["threshold"],
@@ -51,7 +59,8 @@ def _breakdown(scorers: Mapping[str, Any], key: str, label: str) -> H.Markup:
         for g, row in (m.get(key) or {}).items():
             r = groups.setdefault(g, {label: g, "reals": row["n_real"], "fakes": row["n_fake"]})
             auc = row.get("auc")
-            r[f"{name} AUC"] = _ci(auc, row.get("auc_ci")) if "auc_ci" in row else auc
+            r[f"{name} AUC"] = (_auc(row, row.get("auc_ci")) if "auc_ci" in row or auc is None
+                                else auc)
             r[f"{name} detected"] = row.get("detection_rate")
             r[f"{name} false alarms"] = row.get("false_alarm_rate")
             if row.get("filled_from_unperturbed"):
@@ -76,11 +85,20 @@ def render_report(metrics: Mapping[str, Any], plots: Mapping[str, Path]) -> str:
     parts: list[Any] = []
     parts.append(H.paragraph(
         f"{metrics['n_items']} videos audited ({metrics['n_real']} real, {metrics['n_fake']} fake) "
-        f"with {len(scorers)} scorer(s); {metrics['n_row_errors']} input row(s) skipped. "
-        f"Bootstrap: {metrics['bootstrap']['n_boot']} resamples, seed {metrics['bootstrap']['seed']}, "
+        f"with {len(scorers)} scorer(s); {metrics['n_row_errors']} input row(s) skipped"
+        + (f", {metrics['n_row_notes']} repeated row(s) counted once" if metrics.get("n_row_notes") else "")
+        + ". "
+        + f"Bootstrap: {metrics['bootstrap']['n_boot']} resamples, seed {metrics['bootstrap']['seed']}, "
         f"{metrics['bootstrap']['method']}. Generated {metrics['created']} by fakescope {metrics['fakescope_version']}."))
     if metrics.get("sources"):
-        parts.append(H.paragraph("Sources: " + ", ".join(metrics["sources"]), "note"))
+        parts.append(H.paragraph("Sources: " + ", ".join(one_line(s) for s in metrics["sources"]), "note"))
+    if metrics["n_items"] and not (metrics["n_real"] and metrics["n_fake"]):
+        only = "fake" if metrics["n_fake"] else "real"
+        parts.append(H.paragraph(
+            f"AUC, AP, EER and TPR@1%FPR are undefined for this audit: only {only} videos were audited, and "
+            f"these metrics compare real with fake videos. Add {'real' if only == 'fake' else 'fake'} videos to "
+            "measure how well each scorer separates them; the detection / false-alarm rates below still apply.",
+            "bad"))
 
     def fig(key: str, caption: str) -> H.Markup | None:
         return H.image(plots[key], caption, caption) if key in plots else None
@@ -121,10 +139,13 @@ def render_report(metrics: Mapping[str, Any], plots: Mapping[str, Path]) -> str:
     fail_rows = [{"scorer": n, **f} for n, m in scorers.items() for f in m["failures"]]
     parts.append(H.section("Scorer failures", H.table(fail_rows, ["scorer", "path", "error"]) if fail_rows
                            else H.paragraph("None: every scorer returned a score for every item.", "note")))
-    errs = metrics["row_errors"]
+    skipped = [{**e, "kind": "error: left out"} for e in metrics["row_errors"]]
+    skipped += [{**e, "kind": "note: counted once"} for e in metrics.get("row_notes", [])]
+    skipped = [{**e, "source": one_line(e["source"]), "path": one_line(e["path"]), "reason": one_line(e["reason"])}
+               for e in skipped]
     parts.append(H.section("Skipped input rows",
-                           H.table(errs, ["source", "row_number", "path", "reason"],
-                                   headers={"row_number": "line"}) if errs
+                           H.table(skipped, ["kind", "source", "row_number", "path", "reason"],
+                                   headers={"row_number": "line"}) if skipped
                            else H.paragraph("None.", "note")))
     parts.append(H.section("Definitions", H.table([{"metric": k, "definition": v}
                                                    for k, v in metrics["definitions"].items()])))

@@ -154,8 +154,9 @@ def run_audit(items: Sequence[Item], scorers: Mapping[str, Scorer], out_dir: str
     """Score ``items`` with each scorer (cached by file hash) and write metrics.json, PNGs, report.html.
 
     A scorer that raises on one item gets that item recorded under ``failures`` and excluded
-    from its metrics; the audit goes on. ``row_errors`` (from ``load_items``) are listed in the
-    report so a user sees which rows were skipped and why. ``plots=False`` skips the PNGs
+    from its metrics; the audit goes on. ``row_errors`` (from ``load_items``) are listed in
+    metrics.json and the report so a user sees which rows were skipped and why: errors under
+    ``row_errors``, notes (a repeated video audited once) under ``row_notes``. ``plots=False`` skips the PNGs
     (rendering is most of the run time of a re-audit from cache).
     """
     if not scorers:
@@ -163,6 +164,8 @@ def run_audit(items: Sequence[Item], scorers: Mapping[str, Scorer], out_dir: str
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     row_errors = list(row_errors)
+    skipped = [e for e in row_errors if e.severity != "note"]
+    notes = [e for e in row_errors if e.severity == "note"]
 
     attack_items = {i: a for i, it in enumerate(items) if it.y == 1 and (a := attack_info(it)) is not None}
     pair_index: dict[str, int] = {}
@@ -195,8 +198,11 @@ def run_audit(items: Sequence[Item], scorers: Mapping[str, Scorer], out_dir: str
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "sources": [str(s) for s in sources],
         "n_items": len(items), "n_real": int((ys == 0).sum()), "n_fake": int((ys == 1).sum()),
-        "n_row_errors": len(row_errors),
-        "row_errors": [e.as_json() for e in row_errors],
+        # rows left out of the audit, and rows skipped without loss (a repeated video counted once)
+        "n_row_errors": len(skipped),
+        "row_errors": [e.as_json() for e in skipped],
+        "n_row_notes": len(notes),
+        "row_notes": [e.as_json() for e in notes],
         "bootstrap": {"n_boot": n_boot, "seed": seed, "alpha": 0.05,
                       "method": "percentile, stratified by class; frame level resamples whole videos"},
         "definitions": DEFINITIONS,

@@ -2,7 +2,9 @@
 
 Kept apart from scoring/caching so the aggregation can be tested and reused (e.g. by the
 dashboard) on scores from anywhere. Undefined metrics (one class in a group) are None, never
-NaN, because metrics.json must be strict JSON.
+NaN, because metrics.json must be strict JSON; every block and breakdown row also carries
+``undefined_reason`` (e.g. "undefined: only fake videos in this group", null when the ranking
+metrics are defined) so a reader of metrics.json or the report sees why a number is missing.
 """
 
 from __future__ import annotations
@@ -19,7 +21,20 @@ from fakescope.core import metrics as M
 if TYPE_CHECKING:
     from fakescope.audit.scores import ItemScore
 
-__all__ = ["DEFINITIONS", "choose_threshold", "recorded_attacks", "scorer_metrics"]
+__all__ = ["DEFINITIONS", "choose_threshold", "recorded_attacks", "scorer_metrics", "undefined_reason"]
+
+
+def undefined_reason(y: np.ndarray) -> str | None:
+    """Why AUC, AP, EER and TPR@1%FPR of a group with labels ``y`` are undefined, or None if they are defined."""
+    if y.size == 0:
+        return "undefined: no scored videos in this group"
+    n_fake = int((y == 1).sum())
+    if n_fake == y.size:
+        return "undefined: only fake videos in this group"
+    if n_fake == 0:
+        return "undefined: only real videos in this group"
+    return None
+
 
 def _try(fn: Callable[..., float], *args: Any, **kw: Any) -> float | None:
     try:
@@ -35,7 +50,8 @@ def _both(y: np.ndarray) -> bool:
 
 def _metric_block(y: np.ndarray, s: np.ndarray, thr: float, n_boot: int, seed: int,
                   groups: np.ndarray | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {"n": int(y.size), "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum())}
+    block: dict[str, Any] = {"n": int(y.size), "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
+                             "undefined_reason": undefined_reason(y)}
     if y.size == 0:
         return block | {k: None for k in ("auc", "ap", "eer", "accuracy", "f1", "tpr_at_1pct_fpr",
                                          "brier", "ece", "ci")}
@@ -65,6 +81,7 @@ def _short_block(y: np.ndarray, s: np.ndarray, thr: float) -> dict[str, Any]:
     return {
         "n_real": int(real.sum()), "n_fake": int(fake.sum()),
         "auc": _try(M.roc_auc, y, s) if y.size else None,
+        "undefined_reason": undefined_reason(y),
         "ap": _try(M.average_precision, y, s) if y.size else None,
         "eer": _try(M.eer, y, s) if y.size else None,
         "accuracy": _try(M.accuracy_at, y, s, thr) if y.size else None,
@@ -243,6 +260,8 @@ def recorded_attacks(attack_items: Mapping[int, Mapping[str, Any]]) -> dict[str,
 DEFINITIONS = {
     "label": "1 = fake (positive class), 0 = real; scores are P(fake); score >= threshold means 'called fake'",
     "auc": "area under the full ROC curve (ties count half)",
+    "undefined_reason": "why AUC, AP, EER, TPR@1%FPR and their intervals are empty (null) for a group: "
+                        "they compare real with fake videos, so a group with only one class has none",
     "ap": "average precision = sum over thresholds of (recall step) x precision (scikit-learn definition)",
     "eer": "error where FPR = FNR, linearly interpolated on the ROC segment that crosses FPR = FNR",
     "tpr_at_1pct_fpr": "highest TPR of a real threshold with FPR <= 1% (no interpolation)",

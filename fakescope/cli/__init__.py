@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fakescope.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, Parser
+from fakescope.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, Parser, one_line
 
 __all__ = ["EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
@@ -44,11 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for commands that re-launch themselves (torchrun)
     try:
         return int(args.func(args))
-    except KeyboardInterrupt:
-        print("fakescope: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"fakescope: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        from fakescope.cli.scan import Terminated
+
+        print("fakescope: terminated" if isinstance(exc, Terminated) else "fakescope: interrupted", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    except (ValueError, FileNotFoundError, PermissionError) as exc:
+        msg = str(exc)  # escaped only when needed: a message may already carry an escaped name
+        print(f"fakescope: error: {msg if msg.isprintable() else one_line(msg)}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from fakescope.cli.common import EXIT_OK, group
+from fakescope.cli.common import EXIT_OK, group, output_dir
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,7 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
     from detector.distributed import Dist, init_from_env, shutdown, under_torchrun
 
     arch, cfg = resolve_recipe(args)
+    output_dir(args.out, "--out")
     if args.distributed and not under_torchrun():
         return _launch_torchrun(args, arch, cfg)
     from detector.train import train_detector

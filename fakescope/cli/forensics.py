@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fakescope.cli.common import EXIT_OK, group
+from fakescope.cli.common import EXIT_OK, group, output_file
 
 
 def _faces_source(args: argparse.Namespace) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def _faces_source(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_forensics_train_edges(args: argparse.Namespace) -> int:
     from forensics.train_edges import WEIGHTS, fit_edges_model
 
-    out = args.out or WEIGHTS
+    out = output_file(args.out or WEIGHTS, "--out")
     t0 = time.perf_counter()
     m = fit_edges_model(out=out, **_faces_source(args))
     print(f"edges model -> {out}: held-out AUC at JPEG 75 = {m['heldout_auc_jpeg75']:.3f} "
@@ -38,7 +38,7 @@ def cmd_forensics_train_edges(args: argparse.Namespace) -> int:
 def cmd_forensics_train_spectrum(args: argparse.Namespace) -> int:
     from forensics.train_spectrum import WEIGHTS, fit_spectrum_model
 
-    out = args.out or WEIGHTS
+    out = output_file(args.out or WEIGHTS, "--out")
     t0 = time.perf_counter()
     m = fit_spectrum_model(out=out, **_faces_source(args))
     print(f"spectrum model -> {out}: held-out AUC at JPEG 75 = {m['heldout_auc_jpeg75']:.3f} "
@@ -54,7 +54,7 @@ def cmd_forensics_train_pulse(args: argparse.Namespace) -> int:
         print(f"{it.kind:6s} {it.path.name:45s} {r['status']:12s} bpm={r['bpm']} rule={r['rule_score']:.3f}",
               flush=True)
 
-    out = args.out or WEIGHTS
+    out = output_file(args.out or WEIGHTS, "--out")
     t0 = time.perf_counter()
     m = fit_pulse_model(args.real, args.swaps, args.pseudo, args.cache, out, args.C, args.seed, on_video=on_video)
     print(f"pulse model -> {out}: grouped {m['cv_folds']}-fold CV AUC {m['cv_auc']:.3f} "

@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fakescope.cli.common import EXIT_OK, group
+from fakescope.cli.common import EXIT_OK, group, output_file
 
 
 def cmd_fusion_fit(args: argparse.Namespace) -> int:
     from fakescope.scan.fusion_fit import fit_fusion_on_testset
 
-    fit = fit_fusion_on_testset(args.data, args.split, args.holdout, args.detector, args.out)
+    out = output_file(args.out, "--out") if args.out else None
+    fit = fit_fusion_on_testset(args.data, args.split, args.holdout, args.detector, out)
     for subset, auc in sorted(fit.scores.items(), key=lambda kv: -kv[1]):
         print(f"  leave-one-identity-out AUC {auc:.4f}  {subset}")
     model = fit.model

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from fakescope.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, err
+from fakescope.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, err, one_line, output_file
 
 
 def _ray_address_or_video(args: argparse.Namespace) -> None:
@@ -24,12 +25,16 @@ def _ray_address_or_video(args: argparse.Namespace) -> None:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
+    from fakescope.scan.batch import BatchOutputs
     from fakescope.scan.pipeline import ScanConfig
 
     _ray_address_or_video(args)
     if not args.videos:
         args.parser.error("the following arguments are required: VIDEO")
-
+    # every output is checked before any work: a batch must not run and then fail to save its results
+    outputs = BatchOutputs(db=Path(args.db) if args.db else None, log_cases=not args.no_log,
+                           json_path=output_file(args.json, "--json") if args.json else None,
+                           report_path=output_file(args.report, "--report") if args.report else None)
     if args.detector:
         try:
             from fakescope.scan.models import load_detector
@@ -54,22 +59,25 @@ def cmd_scan(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     config = ScanConfig(detector=args.detector or "default", registry=Path(args.registry) if args.registry else None,
                         progress=not args.quiet and sys.stderr.isatty())
-    db = Path(args.db) if args.db else None
-    several = len(paths) > 1  # a JSON list even when --resume leaves one video to scan
+    outputs = replace(outputs, json_list=len(paths) > 1)  # a list even when --resume leaves one video to scan
     if args.ray is not None:
-        return _scan_on_ray(args, paths, config, db, several)
-    from fakescope.scan.batch import scan_local
+        return _scan_on_ray(args, paths, config, outputs)
+    from fakescope.scan.batch import scan_local, worker_budget
 
+    jobs = 1
+    if args.jobs is not None and len(paths) > 1:
+        jobs, why = worker_budget(args.jobs)
+        if why:
+            print(f"fakescope: {why}", file=sys.stderr)
     if args.resume:
         from fakescope.scan.analyzers import build_analyzers
         from fakescope.scan.ray import analyzer_versions
 
-        paths = _skip_logged(paths, analyzer_versions(build_analyzers(config)[0]), db)
-    return _finish(args, paths, scan_local(paths, config, args.jobs or 1), db, several)
+        paths = _skip_logged(paths, analyzer_versions(build_analyzers(config)[0]), outputs.db)
+    return _finish(paths, scan_local(paths, config, jobs), outputs)
 
 
-def _scan_on_ray(args: argparse.Namespace, paths: list[Path], config, db: Path | None,  # noqa: ANN001
-                 several: bool) -> int:
+def _scan_on_ray(args: argparse.Namespace, paths: list[Path], config, outputs) -> int:  # noqa: ANN001
     """`scan --ray`: the same outcomes as a local scan, computed by actors on a Ray cluster."""
     from fakescope.scan.ray import DEFAULT_WORKERS, LOCAL, RayOptions, RayScanner
 
@@ -85,11 +93,11 @@ def _scan_on_ray(args: argparse.Namespace, paths: list[Path], config, db: Path |
             err(f"--ray {args.ray}", str(exc))
             return EXIT_INTERNAL
         if args.resume:
-            paths = _skip_logged(paths, scanner.versions(), db)
+            paths = _skip_logged(paths, scanner.versions(), outputs.db)
         where = f"a local Ray instance ({opts.workers} workers)" if opts.address == LOCAL else f"Ray at {opts.address}"
         if not args.quiet and paths:
             print(f"fakescope: scanning {len(paths)} videos on {where}", file=sys.stderr)
-        return _finish(args, paths, scanner.scan(paths), db, several)
+        return _finish(paths, scanner.scan(paths), outputs)
 
 
 def _skip_logged(paths: list[Path], versions: dict, db: Path | None) -> list[Path]:
@@ -98,14 +106,15 @@ def _skip_logged(paths: list[Path], versions: dict, db: Path | None) -> list[Pat
 
     todo, skipped = split_logged(paths, versions, db)
     for s in skipped:
-        print(f"{s.path}: skipped, already scanned with these models (case {s.case.id}: {s.case.verdict}, "
+        print(f"{one_line(s.path)}: skipped, already scanned with these models (case {s.case.id}: {s.case.verdict}, "
               f"P(fake)={s.case.fake_probability:.3f})")
     return todo
 
 
-def _finish(args: argparse.Namespace, paths: list[Path], outcomes, db: Path | None, several: bool) -> int:  # noqa: ANN001
-    """A line per video as it finishes, then the JSON and the report (fakescope.scan.batch.run_batch)."""
-    from fakescope.scan.batch import BatchOutputs, run_batch
+def _finish(paths: list[Path], outcomes, outputs) -> int:  # noqa: ANN001
+    """A line per video as it finishes; the JSON after each verdict and the report at the end
+    (fakescope.scan.batch.run_batch), also when the batch is interrupted."""
+    from fakescope.scan.batch import run_batch
 
     def say(outcome) -> None:  # noqa: ANN001
         path, result, error, _ = outcome
@@ -113,14 +122,39 @@ def _finish(args: argparse.Namespace, paths: list[Path], outcomes, db: Path | No
             err(path, error or "no result")
             return
         record = result.record
-        print(f"{path}: {record['verdict']} (P(fake)={record['fake_probability']:.3f}, "
+        print(f"{one_line(path)}: {record['verdict']} (P(fake)={record['fake_probability']:.3f}, "
               f"{record['faces']['frames_with_face']}/{record['video']['frames']} frames with a face, "
               f"{record['timing']['seconds']:.1f} s)", flush=True)
 
-    outputs = BatchOutputs(db=db, log_cases=not args.no_log, json_path=Path(args.json) if args.json else None,
-                           report_path=Path(args.report) if args.report else None, json_list=several)
-    summary = run_batch(paths, outcomes, outputs, on_outcome=say)
+    def warn(text: str) -> None:
+        print(f"fakescope: warning: {text}", file=sys.stderr, flush=True)
+
+    with _terminate_as_interrupt():
+        summary = run_batch(paths, outcomes, outputs, on_outcome=say, on_warning=warn)
     return EXIT_INTERNAL if summary.internal else EXIT_USAGE if summary.unusable else EXIT_OK
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: workers are stopped and finished verdicts are kept."""
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

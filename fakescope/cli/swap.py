@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from fakescope.cli.common import group
+from fakescope.cli.common import group, output_dir, output_file
 
 
 def _identities(pairs: list[str]) -> dict[str, Path]:
@@ -26,7 +26,7 @@ def _identities(pairs: list[str]) -> dict[str, Path]:
 def cmd_swap_train(args: argparse.Namespace) -> int:
     from generator.train import train_swap
 
-    result = train_swap(_identities(args.identity or []), Path(args.out), args.preset, minutes=args.minutes,
+    result = train_swap(_identities(args.identity or []), output_dir(args.out, "--out"), args.preset, minutes=args.minutes,
                         resume=args.resume, progress=not args.quiet, max_steps=args.steps, seed=args.seed,
                         gan=not args.no_gan, gan_start_step=args.gan_start)
     print(result)
@@ -37,7 +37,7 @@ def cmd_swap_render(args: argparse.Namespace) -> int:
     from generator.render import RenderOptions, render_swap
 
     opts = RenderOptions(colour=args.colour, blend=args.blend, all_faces=args.all_faces)
-    result = render_swap(Path(args.run), Path(args.input), args.to, Path(args.output), opts, progress=not args.quiet)
+    result = render_swap(Path(args.run), Path(args.input), args.to, output_file(args.output, "--output"), opts, progress=not args.quiet)
     print(f"{result.output}: {result.frames} frames ({result.frames_swapped} swapped) at "
           f"{result.frames_per_second:.1f} frames/s, codec {result.codec}, audio {'kept' if result.audio else 'none'}")
     return 0
@@ -47,7 +47,7 @@ def cmd_swap_eval(args: argparse.Namespace) -> int:
     from generator.evaluate import evaluate_swap
 
     result = evaluate_swap(Path(args.run), Path(args.input), Path(args.swapped), args.source, args.to,
-                           Path(args.out), progress=not args.quiet)
+                           output_dir(args.out, "--out"), progress=not args.quiet)
     print(json.dumps(result.as_json(), indent=2))
     return 0
 

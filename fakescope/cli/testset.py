@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from fakescope.cli.common import EXIT_OK, group
+from fakescope.cli.common import EXIT_OK, group, output_dir
 
 
 def cmd_testset_build(args: argparse.Namespace) -> int:
     from generator.testset import TestsetConfig, build_testset
 
+    out = output_dir(args.out, "--out")
     if args.attack and not args.detector:
         raise ValueError("--attack needs --detector NAME_OR_DIR (the detector to attack)")
     cfg = TestsetConfig(seed=args.seed, runs=tuple(args.run or ()), attack=args.attack, attack_detector=args.detector,
@@ -20,7 +20,7 @@ def cmd_testset_build(args: argparse.Namespace) -> int:
         from fakescope.scan.models import load_detector
 
         target = load_detector(args.detector).attack_target()
-    manifest = build_testset(args.real, Path(args.out), cfg, progress=not args.quiet, attack_target=target)
+    manifest = build_testset(args.real, out, cfg, progress=not args.quiet, attack_target=target)
     print(f"manifest: {manifest}")
     return EXIT_OK
 
@@ -28,7 +28,7 @@ def cmd_testset_build(args: argparse.Namespace) -> int:
 def cmd_testset_photos(args: argparse.Namespace) -> int:
     from generator.photoreals import build_photo_reals
 
-    manifest = build_photo_reals(args.faces, Path(args.out), progress=not args.quiet)
+    manifest = build_photo_reals(args.faces, output_dir(args.out, "--out"), progress=not args.quiet)
     print(f"manifest: {manifest}")
     return EXIT_OK
 

@@ -64,7 +64,12 @@ def _check_file(path: Path, max_bytes: int) -> None:
         raise UnusableInputError(str(path), "file is empty")
     if size > max_bytes:
         raise UnusableInputError(str(path), f"file is {size / 1e9:.1f} GB, above the {max_bytes / 1e9:.1f} GB limit")
-    head = _sniff(path)
+    try:
+        head = _sniff(path)
+    except PermissionError:
+        raise UnusableInputError(str(path), "cannot be read: permission denied") from None
+    except OSError as exc:
+        raise UnusableInputError(str(path), f"cannot be read ({exc.strerror or exc.__class__.__name__})") from None
     for magic, what in _IMAGE_MAGIC.items():
         if head.startswith(magic):
             raise UnusableInputError(str(path), f"is {what}, not a video")

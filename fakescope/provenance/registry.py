@@ -3,10 +3,37 @@
 Why a hash chain: a registry is only worth something if nobody can quietly edit, delete or
 reorder what was registered. Every entry stores the SHA-256 of its canonical JSON content and
 the chain hash of the entry before it; its own chain hash is SHA-256(previous chain hash + content
-hash). Changing one byte of an entry breaks its content hash; deleting or reordering entries
-breaks the next entry's link; cutting off the newest entries is caught by the head record, and the
-head hash that ``registry verify`` prints can be published elsewhere (a newsroom's ledger) so
-that even a rewritten database is caught.
+hash). The newest chain hash is the registry's *head*: it commits to every entry before it.
+The hashes are unkeyed, so the database alone cannot prove anything against someone who can
+write to it and recompute hashes; the head recorded somewhere else can.
+
+What ``verify_registry`` (``fakescope registry verify``) detects, from the database alone:
+
+- an entry whose content, content hash, id or chain hash was edited without recomputing the chain;
+- an entry deleted from the middle (sequence gap, broken link of the next entry);
+- entries reordered (broken links);
+- the newest entries deleted while the head record (``meta`` head/count) was left alone;
+- a lookup index that disagrees with the entries' fingerprints.
+
+What it does NOT detect from the database alone: anyone who writes the file and recomputes the
+hashes. Deleting the newest entries and rewriting the head record, editing an entry and
+re-chaining everything after it, or replacing the whole database with another consistent
+registry all pass, because the result is a valid chain.
+
+With ``expected_head`` (``registry verify --expect-head HASH``, the head that ``registry add``
+and ``registry verify`` print, kept outside the database, e.g. in a newsroom's log) it also
+detects, assuming SHA-256 is collision resistant:
+
+- the newest entries removed and the head record rewritten (the chain ends before the expected head);
+- any edit of an entry up to the expected head, even with the chain recomputed after it;
+- a wholly replaced or rebuilt database (the expected head is not in it);
+- entries added after the expected head was recorded (reported as such: record the new head if
+  you added them; the anchor vouches only for entries up to it).
+
+What no check here can detect: an attacker who also controls where the expected head is kept
+(or how it reaches the person verifying) and rewrites it together with the database; and a
+head recorded from a database that was already tampered with. Run ``registry verify
+--expect-head OLD`` before ``registry add`` so the new head you record extends a checked chain.
 
 Why multi-index hashing: a lookup must not read every entry. Each 64-bit background hash is
 split into four 16-bit chunks, indexed as (chunk position, value). Two hashes within Hamming
@@ -123,6 +150,27 @@ def registry_head(db: Path) -> str:
     return row[0] if row else GENESIS
 
 
+def registry_state(db: Path) -> tuple[str, int]:
+    """(head hash from the head record, number of entries), without re-deriving the chain.
+
+    What ``registry add`` prints so the head can be kept elsewhere; ``verify_registry`` re-derives it.
+    """
+    with _connect(db) as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
+        (n,) = conn.execute("SELECT COUNT(*) FROM entries").fetchone()
+    return (row[0] if row else GENESIS), int(n)
+
+
+def parse_head(text: str) -> str:
+    """A head hash as a user typed it (64 hex digits, any case, surrounding blanks ignored); ValueError otherwise."""
+    h = text.strip().lower()
+    if len(h) != 64 or any(c not in "0123456789abcdef" for c in h):
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise ValueError(f"--expect-head: expected the 64 hex digits of a registry head hash (as printed by "
+                         f"`fakescope registry add` or `registry verify`), got {shown!r}")
+    return h
+
+
 @dataclass(frozen=True)
 class RegistryEntry:
     seq: int
@@ -196,18 +244,51 @@ class Problem:
 
 @dataclass(frozen=True)
 class VerifyResult:
+    """``head`` is the chain's own head (re-derived), ``expected_head`` what the caller expected, if anything.
+
+    ``problems`` holds every finding; ``head_problem`` the one about the expected head (also in
+    ``problems``), so a caller can tell "the chain itself is broken" from "the chain is intact but
+    it is not the one you recorded".
+    """
+
     entries: int
     head: str
     problems: tuple[Problem, ...]
+    expected_head: str | None = None
+    head_problem: Problem | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def chain_ok(self) -> bool:
+        """The chain is internally consistent (it may still differ from the expected head)."""
+        return all(p is self.head_problem for p in self.problems)
 
-def verify_registry(db: Path) -> VerifyResult:
-    """Re-derive every hash and link of the chain, and the lookup index, from the stored content."""
+
+def _head_problem(expected: str, head: str, n: int, positions: dict[str, int]) -> Problem | None:
+    if expected == head:
+        return None
+    found = f"the chain's head is {head} ({n} entries), expected {expected}"
+    k = positions.get(expected)
+    if k is not None and k < n:
+        return Problem(None, None, f"{found}: the expected head is that of entry {k}, so {n - k} "
+                                   f"entr{'y was' if n - k == 1 else 'ies were'} added after it was recorded "
+                                   "(if you added them, record the new head)")
+    return Problem(None, None, f"{found}, which is not in this chain (newest entries removed and the head "
+                               "record rewritten, entries rewritten, or the database replaced)")
+
+
+def verify_registry(db: Path, expected_head: str | None = None) -> VerifyResult:
+    """Re-derive every hash and link of the chain, and the lookup index, from the stored content.
+
+    ``expected_head`` (a head recorded outside the database) is compared with the re-derived
+    head: see the module docstring for what this adds. Raises ValueError if it is not a hash.
+    """
+    expected = parse_head(expected_head) if expected_head is not None else None
     problems: list[Problem] = []
+    positions = {GENESIS: 0}  # chain hash -> entry number, to tell "entries added after" from "not this chain"
     with _connect(db) as conn:
         rows = conn.execute("SELECT seq, entry_id, file_sha256, content, content_sha256, prev_sha256, entry_sha256 "
                             "FROM entries ORDER BY seq").fetchall()
@@ -217,7 +298,7 @@ def verify_registry(db: Path) -> VerifyResult:
             index.setdefault(r[2], []).append(tuple(r))
     prev = GENESIS
     expected_seq = 1
-    for seq, entry_id, file_sha, content, content_sha, prev_sha, entry_sha in rows:
+    for position, (seq, entry_id, file_sha, content, content_sha, prev_sha, entry_sha) in enumerate(rows, 1):
         if seq != expected_seq:
             problems.append(Problem(seq, entry_id, f"sequence gap: expected entry {expected_seq} (an entry was deleted)"))
         expected_seq = seq + 1  # report each gap once, not again for every later entry
@@ -241,6 +322,7 @@ def verify_registry(db: Path) -> VerifyResult:
         except (ValueError, KeyError, TypeError) as exc:
             problems.append(Problem(seq, entry_id, f"content is not a readable entry ({exc})"))
         prev = entry_sha
+        positions.setdefault(entry_sha, position)
     stray = set(index) - {r[0] for r in rows}
     if stray:
         problems.append(Problem(None, None, f"lookup index holds rows of missing entries {sorted(stray)[:5]}"))
@@ -248,7 +330,10 @@ def verify_registry(db: Path) -> VerifyResult:
         problems.append(Problem(None, None, f"head record says {meta.get('count')} entries ending in "
                                             f"{str(meta.get('head'))[:12]}, the chain has {len(rows)} ending in "
                                             f"{prev[:12]} (newest entries removed or head edited)"))
-    return VerifyResult(len(rows), prev, tuple(problems))
+    head_problem = _head_problem(expected, prev, len(rows), positions) if expected is not None else None
+    if head_problem is not None:
+        problems.append(head_problem)
+    return VerifyResult(len(rows), prev, tuple(problems), expected, head_problem)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,13 @@ CREATE INDEX IF NOT EXISTS cases_sha256 ON cases(sha256);
 """
 
 
+LOCK_TIMEOUT_S = 5.0  # a case log held by another writer this long is reported, not waited on
+
+
+class CaseLogError(ValueError):
+    """The case log cannot be used (not a case log, locked, unwritable); the message names it."""
+
+
 def default_db_path() -> Path:
     """Per-user location: $FAKESCOPE_CASES_DB, else $XDG_DATA_HOME/fakescope/cases.db."""
     return user_data_file("FAKESCOPE_CASES_DB", "cases.db")
@@ -51,15 +58,34 @@ class Case:
 
 @contextmanager
 def _connect(db: Path) -> Iterator[sqlite3.Connection]:
-    db.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(db), timeout=30.0)
+    """A connection with the schema in place; any SQLite or OS failure becomes a CaseLogError."""
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.executescript(_SCHEMA)
-        yield conn
+        db.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(db), timeout=LOCK_TIMEOUT_S)
+    except (OSError, sqlite3.Error) as exc:
+        raise CaseLogError(f"{db}: case log cannot be opened ({_why(exc)})") from exc
+    try:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise CaseLogError(f"{db}: case log unusable ({_why(exc)})") from exc
+        try:
+            yield conn
+        except (OSError, sqlite3.Error) as exc:
+            raise CaseLogError(f"{db}: case log unusable ({_why(exc)})") from exc
     finally:
         conn.close()
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    if "file is not a database" in text:
+        return "not an SQLite database"
+    if "locked" in text:
+        return f"locked by another process for over {LOCK_TIMEOUT_S:g} s"
+    return text
 
 
 def append_case(record: dict[str, Any], db: Path | None = None, report_path: Path | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -122,6 +123,7 @@ def test_cli_add_verify_list(tmp_path: Path, capsys: pytest.CaptureFixture[str])
                  "--label", "newsroom archive", "--quiet"]) == 2
     out = capsys.readouterr()
     assert "registered as entry 1" in out.out
+    assert re.search(r"^head: [0-9a-f]{64} \(1 entries\)$", out.out, re.MULTILINE)  # to keep outside the registry
     assert len(out.err.strip().splitlines()) == 1 and "notes.mp4" in out.err  # one line naming the bad file
     assert main(["registry", "verify", "--registry", str(db)]) == 0
     assert "intact, 1 entries" in capsys.readouterr().out
