@@ -10,6 +10,8 @@ from pathlib import Path
 
 from fakescope.core.atomicio import write_text_atomic
 
+CROSS_FILE = "crossdataset.json"  # `detector eval` results on cross-dataset manifests, beside the weights
+
 
 def _fmt(v: object) -> str:
     return f"{v:.3f}" if isinstance(v, float) else "-" if v is None else str(v)
@@ -43,6 +45,19 @@ def model_card(model_dir: Path, notes: str = "") -> str:
         s = m.get(split) or {}
         lines.append(f"| {split} | {s.get('n_videos', '-')} | {_fmt(s.get('frame_auc'))} | {_fmt(s.get('video_auc'))} | "
                      f"{_fmt(s.get('video_accuracy'))} | {_fmt(s.get('video_brier'))} |")
+    cross_file = model_dir / CROSS_FILE
+    cross = json.loads(cross_file.read_text()) if cross_file.is_file() else []
+    lines += ["", "## Cross-dataset (fakes made by other people's tools; measured, never trained or tuned on)", ""]
+    if cross:
+        lines += ["| set | images with a face | frame AUC (95% CI) | ECE | mean P(fake) real / fake |",
+                  "|---|---|---|---|---|"]
+        for r in cross:
+            auc = "-" if r.get("auc") is None else f"{r['auc']:.3f} ({r['auc_low']:.3f}-{r['auc_high']:.3f})"
+            lines.append(f"| {Path(r['manifest']).parent.name} | {r['with_face']}/{r['images']} | {auc} | "
+                         f"{_fmt(r.get('ece'))} | {_fmt(r.get('mean_p_real'))} / {_fmt(r.get('mean_p_fake'))} |")
+    else:
+        lines.append(f"Not measured: train with `--cross MANIFEST` or run `fakescope detector eval` and save its "
+                     f"JSON as `{CROSS_FILE}`.")
     per = (m.get("test") or {}).get("per_method_video_auc", {})
     if per:
         lines += ["", "Test video AUC per fake method (each method's fakes vs all test reals):", ""]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from fakescope.cli.common import EXIT_OK, group, output_dir
+from fakescope.cli.common import EXIT_OK, group, output_dir, output_file
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,9 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
 
     arch, cfg = resolve_recipe(args)
     output_dir(args.out, "--out")
+    for m in args.cross or ():
+        if not Path(m).exists():
+            raise FileNotFoundError(f"{m}: no such manifest (--cross)")
     if args.distributed and not under_torchrun():
         return _launch_torchrun(args, arch, cfg)
     from detector.train import train_detector
@@ -134,9 +137,25 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
     if not dist.is_main:
         return EXIT_OK
     test = result.metrics.get("test", {})
-    print(f"{args.out}: best epoch {result.best_epoch}/{result.epochs_run}; test video AUC "
+    print(f"{args.out}: best epoch {result.best_epoch}/{result.epochs_run}; in-domain test video AUC "
           f"{test.get('video_auc')}, frame AUC {test.get('frame_auc')}")
+    if args.cross:  # measured after training only: cross-dataset sets never steer it
+        from detector.crosseval import evaluate_manifests
+        from detector.model_card import CROSS_FILE
+        from fakescope.core.atomicio import write_json_atomic
+
+        results = evaluate_manifests([args.out], args.cross, _cache_dir(args), progress=not args.quiet)
+        write_json_atomic(Path(args.out) / CROSS_FILE, [r.as_json() for r in results])
+        for r in results:
+            auc = "-" if r.auc is None else f"{r.auc:.3f} ({r.auc_low:.3f}-{r.auc_high:.3f})"
+            print(f"{args.out}: cross-dataset frame AUC {auc} on {r.manifest} ({r.with_face}/{r.images} with a face)")
     return EXIT_OK
+
+
+def _cache_dir(args: argparse.Namespace) -> Path:
+    from fakescope.core.paths import user_data_file
+
+    return Path(args.cache) if getattr(args, "cache", None) else user_data_file("FAKESCOPE_CACHE_DIR", "cache") / "aligned"
 
 
 def cmd_detector_list(args: argparse.Namespace) -> int:
@@ -145,6 +164,29 @@ def cmd_detector_list(args: argparse.Namespace) -> int:
     for e in catalog():
         size = f"{e.input_size}px" if e.input_size else "-"
         print(f"{e.kind:12s} {e.name:22s} {e.arch:20s} {size:6s} {e.summary}")
+    return EXIT_OK
+
+
+def cmd_detector_eval(args: argparse.Namespace) -> int:
+    from detector.crosseval import evaluate_manifests
+    from fakescope.core.atomicio import write_json_atomic
+
+    out = output_file(args.json, "--json") if args.json else None
+    for m in args.data:
+        if not Path(m).exists():
+            raise FileNotFoundError(f"{m}: no such manifest or folder (--data)")
+    results = evaluate_manifests(args.detector or ["default"], args.data, _cache_dir(args), n_boot=args.n_boot,
+                                 progress=not args.quiet)
+    for r in results:
+        auc = "-" if r.auc is None else f"{r.auc:.3f} ({r.auc_low:.3f}-{r.auc_high:.3f})"
+        ece = "-" if r.ece is None else f"{r.ece:.3f}"
+        print(f"{r.detector} on {r.manifest}: frame AUC {auc}, ECE {ece}, mean P(fake) real "
+              f"{r.mean_p_real:.3f} / fake {r.mean_p_fake:.3f}; {r.with_face}/{r.images} images with a face")
+        for source, s in r.per_source.items():
+            auc_s = "-" if s["auc"] is None else f"{s['auc']:.3f}"
+            print(f"    {source:24s} {s['images']:5d} images  AUC {auc_s}  mean P(fake) {s['mean_p']:.3f}")
+    if out is not None:
+        write_json_atomic(out, [r.as_json() for r in results])
     return EXIT_OK
 
 
@@ -171,6 +213,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             dt.add_argument(f.flag, action="append", default=None, metavar=f.metavar, help=f.help)
         else:
             dt.add_argument(f.flag, type=f.type, default=None, metavar=f.metavar, help=f.help)
+    dt.add_argument("--cross", action="append", metavar="MANIFEST",
+                    help="after training, measure on this cross-dataset crop manifest (e.g. ../shared/data/"
+                         "crossdataset/dfdc_faces/manifest.csv) and print it beside the in-domain figure; repeatable")
+    dt.add_argument("--cache", metavar="DIR", help="with --cross: aligned-crop cache (default: per-user cache folder)")
     dt.add_argument("--resume", action="store_true")
     dt.add_argument("--quiet", action="store_true")
     dt.add_argument("--distributed", action="store_true",
@@ -179,6 +225,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     dt.set_defaults(func=cmd_detector_train)
     dl = det.add_parser("list", help="registered architectures and shipped models")
     dl.set_defaults(func=cmd_detector_list)
+    de = det.add_parser("eval", help="frame AUC, calibration and per-source table on face photo/crop manifests "
+                                     "(e.g. ../shared/data/crossdataset/dfdc_faces/manifest.csv)")
+    de.add_argument("--data", nargs="+", required=True, metavar="MANIFEST",
+                    help="CSV with path,label (paths relative to it) or a folder holding manifest.csv")
+    de.add_argument("--detector", action="append", metavar="NAME_OR_DIR", help="repeatable (default: default)")
+    de.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
+    de.add_argument("--cache", metavar="DIR", help="aligned-crop cache (default: per-user cache folder)")
+    de.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% interval")
+    de.add_argument("--quiet", action="store_true")
+    de.set_defaults(func=cmd_detector_eval)
     dc = det.add_parser("card", help="write MODEL_CARD.md for a trained model directory")
     dc.add_argument("model_dir", metavar="MODEL_DIR")
     dc.add_argument("--notes", default="", help="markdown appended under Notes (recipe, data, caveats)")
