@@ -1,9 +1,16 @@
 """What every dashboard page shares: settings, safe handling of uploads, models loaded once.
 
 Uploads are the dashboard's attack surface, so they are handled in one place: the size limit is
-checked before a byte is written, the bytes go to a random name inside a private (0700)
+checked before a byte is written (Streamlit's own ``server.maxUploadSize``, set by ``fakescope
+dashboard``, already cut off anything above the server's ceiling while it streamed in), the bytes go to a random name inside a private (0700)
 temporary directory (the user's file name is never part of a path, only shown as text), and the
 directory is removed when the work is done, whether it succeeded or not.
+
+Server paths come only from allow-listed roots (``search_roots()``: the workspace and
+$FAKESCOPE_DATA_DIR): pages offer folders found there, and ``inside_roots()`` re-checks any path
+before a page reads it, after resolving symbolic links. Text that came from a visitor or a file
+(upload names, CSV cells, error messages) is shown with ``st.text`` or passed through ``plain()``,
+so it can never become a link, an image or formatting.
 
 Models are loaded once per server with ``st.cache_resource`` and shared by all sessions. Scans
 hold ``scan_lock()`` because Grad-CAM hooks into the shared detector while it explains key
@@ -33,6 +40,31 @@ from fakescope.scan.caselog import default_db_path
 UPLOAD_PREFIX = "fakescope-upload-"
 VIDEO_TYPES = sorted(s.lstrip(".") for s in VIDEO_SUFFIXES)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# every ASCII punctuation mark: CommonMark lets a backslash make any of them literal
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+WORD_JOINER = "\u2060"
+_LINK_START = re.compile(r"(?i)www(?=\.)|https?(?=:)|mailto(?=:)|xmpp(?=:)|(?=@)")
+MODEL_FILE = "model.safetensors"  # what `fakescope detector train` writes in a model folder
+
+
+def plain(text: object) -> str:
+    """``text`` made safe to put in a Markdown string (st.markdown, st.error, st.caption, captions...):
+    every punctuation mark is backslash-escaped and line breaks become spaces, so a name like
+    ``[x](http://evil)<img src=x>`` shows as those characters, never as a link, an image, HTML,
+    formatting, a colour directive or LaTeX.
+
+    Streamlit's renderer still turns bare ``www.x``, ``http://x`` and ``a@x.y`` in escaped text into
+    links (GitHub's autolink rule runs on the text), so an invisible WORD JOINER (U+2060) is put
+    after ``www``/``http``/``https``/``mailto``/``xmpp`` and before ``@`` there, which they no longer match."""
+    text = _LINK_START.sub(lambda m: m.group(0) + WORD_JOINER, _CONTROL.sub(" ", str(text)))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def file_stem(name: str, fallback: str = "video") -> str:
+    """A download file name's stem from an upload's name: letters, digits, '.', '-', '_' only."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem).strip("._")[:80]
+    return stem or fallback
 
 
 @dataclass(frozen=True)
@@ -64,8 +96,9 @@ def sidebar_settings() -> Settings:
                                 help=f"At most {ceiling} MB (set FAKESCOPE_MAX_UPLOAD_MB to change the ceiling).")
         detectors = shipped_detectors() or ["default"]
         detector = st.selectbox("Detector for scans", detectors, key="scan_detector")
-        st.caption(f"Case log: {default_db_path()}")
-    return Settings(int(limit), workspace(), default_db_path(), str(detector))
+        st.caption(f"Case log: {plain(default_db_path())}")
+    # only a shipped name reaches the loader, whatever the browser sent
+    return Settings(int(limit), workspace(), default_db_path(), str(detector) if detector in detectors else detectors[0])
 
 
 # ----------------------------------------------------------------------------- uploads
@@ -144,6 +177,7 @@ def cached_swap_engine(run_dir: str, checkpoint: str) -> Any:
 def swap_engine(run_dir: Path) -> Any:
     from fakescope.core.checkpoint import latest_checkpoint_dir
 
+    run_dir = inside_roots(run_dir)
     ckpt = latest_checkpoint_dir(run_dir)
     if ckpt is None:
         raise ValueError(f"{run_dir} has no checkpoint; train it first with `fakescope swap train --out {run_dir}`")
@@ -199,6 +233,68 @@ def search_roots() -> list[Path]:
     if env := os.environ.get("FAKESCOPE_DATA_DIR"):
         roots.append(Path(env))
     return roots
+
+
+class PathRefused(ValueError):
+    """A server path outside the folders the dashboard may read; ``str()`` says so to the user."""
+
+
+def inside_roots(path: str | Path, roots: list[Path] | None = None) -> Path:
+    """``path`` resolved (symbolic links and ``..`` followed), if that lies in one of ``roots``
+    (default: ``search_roots()``); else PathRefused. Pages call it on every server path they read."""
+    roots = search_roots() if roots is None else roots
+    try:
+        resolved = Path(path).resolve()
+    except (OSError, RuntimeError, ValueError):
+        resolved = None
+    if resolved is not None:
+        for root in roots:
+            try:
+                base = root.resolve()
+            except (OSError, RuntimeError):
+                continue
+            if resolved.is_relative_to(base):
+                return resolved
+    raise PathRefused(f"{path} is outside the folders this dashboard may read (its workspace and "
+                      "$FAKESCOPE_DATA_DIR); put the files there and pick them from the list")
+
+
+def allowed_dirs_with(file_name: str, depth: int = 3) -> list[Path]:
+    """``find_dirs_with`` below ``search_roots()``, keeping only folders that resolve inside them."""
+    roots = search_roots()
+    out = []
+    for d in find_dirs_with(file_name, roots, depth):
+        try:
+            out.append(inside_roots(d, roots))
+        except PathRefused:
+            continue
+    return out
+
+
+def video_dirs(depth: int = 3) -> list[Path]:
+    """Folders inside the roots (the roots too, at most ``depth`` levels down) that hold a video file."""
+    roots = search_roots()
+    found: set[Path] = set()
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for level in range(depth + 1):
+            for f in root.glob("/".join(["*"] * (level + 1))):
+                if f.suffix.lower() in VIDEO_SUFFIXES and f.parent not in found and f.is_file():
+                    found.add(f.parent)
+    out = set()
+    for d in found:
+        try:
+            out.add(inside_roots(d, roots))
+        except PathRefused:
+            continue
+    return sorted(out)
+
+
+def data_folders() -> list[Path]:
+    """The existing roots and every folder of videos in them: bases for an uploaded CSV's relative paths."""
+    roots = [r.resolve() for r in search_roots() if r.is_dir()]
+    return list(dict.fromkeys(roots + video_dirs()))
 
 
 def lines(text: str) -> list[str]:

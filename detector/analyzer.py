@@ -165,7 +165,7 @@ def make_analyzer(config: object = None) -> DetectorAnalyzer:
 
     name = getattr(config, "detector", None) or "default"
     try:
-        model = load_model(name)
+        model = load_model(name, device=getattr(config, "device", "cpu") or "cpu")
     except ValueError as exc:
         raise LookupError(f"detector {name!r} unavailable: {exc}") from exc
     return DetectorAnalyzer(model, every=int(getattr(config, "detector_every", 3) or 3))

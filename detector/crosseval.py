@@ -161,11 +161,11 @@ def evaluate_photos(model: Any, photos: AlignedPhotos, n_boot: int = 1000, seed:
 
 
 def evaluate_manifests(detectors: Sequence[str], manifests: Sequence[str | Path], cache_dir: Path | None = None,
-                       n_boot: int = 1000, progress: bool = True) -> list[PhotoEval]:
+                       n_boot: int = 1000, progress: bool = True, device: str = "cpu") -> list[PhotoEval]:
     """Every detector on every manifest; each manifest is aligned once per crop size."""
     from detector.io import load_model
 
-    models = [load_model(d) for d in detectors]  # every model is checked before any image is read
+    models = [load_model(d, device=device) for d in detectors]  # every model is checked before any image is read
     aligned: dict[tuple[str, int], AlignedPhotos] = {}
     out = []
     for m in manifests:

@@ -38,11 +38,12 @@ def predict_split(
         raise ValueError("this model reads face masks but the crops carry none; rebuild the test set with 'fakescope testset build'")
     model.eval()
     out = np.empty(len(split), np.float32)
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    dev = next(model.parameters()).device
+    with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
         for i in range(0, len(split), batch_size):
             masks = split.masks[i : i + batch_size] if with_masks else None
-            x = preprocess_crops(split.images[i : i + batch_size], input_size, *norm, masks)
-            out[i : i + len(x)] = model(x).float().numpy()
+            x = preprocess_crops(split.images[i : i + batch_size], input_size, *norm, masks).to(dev)
+            out[i : i + len(x)] = model(x).float().cpu().numpy()
     return out
 
 

@@ -25,6 +25,7 @@ from torch import nn
 from detector.calibration import Calibrator, calibrator_from_dict
 from detector.registry import create_detector, detector_spec
 from fakescope.core.atomicio import write_bytes_atomic, write_text_atomic
+from fakescope.core.device import resolve_device
 from fakescope.core.hashing import sha256_file
 
 if TYPE_CHECKING:
@@ -195,11 +196,11 @@ class LoadedDetector:
     def normalise(self, rgb01: torch.Tensor, masks: np.ndarray | None = None) -> torch.Tensor:
         """(B, 3, S, S) RGB in [0, 1] -> model input. Differentiable, for attacks (FGSM/PGD) that
         need gradients with respect to pixels; ``self.model(self.normalise(x))`` gives logits."""
-        m = torch.tensor(self.config["mean"], dtype=rgb01.dtype).view(1, 3, 1, 1)
-        s = torch.tensor(self.config["std"], dtype=rgb01.dtype).view(1, 3, 1, 1)
+        m = torch.tensor(self.config["mean"], dtype=rgb01.dtype, device=rgb01.device).view(1, 3, 1, 1)
+        s = torch.tensor(self.config["std"], dtype=rgb01.dtype, device=rgb01.device).view(1, 3, 1, 1)
         x = (rgb01 - m) / s
         masks = self._masks_for(masks)
-        return x if masks is None else torch.cat([x, mask_plane(masks, x.shape[-1]).to(x.dtype)], dim=1)
+        return x if masks is None else torch.cat([x, mask_plane(masks, x.shape[-1]).to(x.device, x.dtype)], dim=1)
 
     def attack_target(self) -> AttackTarget:
         """This detector as generator.attacks sees it: differentiable logits and the video score."""
@@ -212,7 +213,7 @@ class LoadedDetector:
             self.model.eval()
             if x_rgb01.shape[-1] != self.input_size:
                 x_rgb01 = F.interpolate(x_rgb01, size=(self.input_size, self.input_size), mode="area")
-            return self.model(self.normalise(x_rgb01, masks))
+            return self.model(self.normalise(x_rgb01.to(self.device), masks)).cpu()
 
         def video_score(images: np.ndarray, masks: np.ndarray | None) -> float:
             z = self.predict_logits(images, masks=masks)
@@ -235,12 +236,17 @@ class LoadedDetector:
         masks = self._masks_for(masks)
         n = len(crops_bgr_uint8)
         out = np.empty(n, dtype=np.float32)
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        dev = self.device
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
             for i in range(0, n, batch_size):
                 part = None if masks is None else masks[i : i + batch_size]
-                x = self.preprocess(crops_bgr_uint8[i : i + batch_size], part)
-                out[i : i + len(x)] = self.model(x).float().numpy()
+                x = self.preprocess(crops_bgr_uint8[i : i + batch_size], part).to(dev)
+                out[i : i + len(x)] = self.model(x).float().cpu().numpy()
         return out
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
 
     def predict_proba(
         self, crops_bgr_uint8: np.ndarray, batch_size: int = 64, bf16: bool | None = None,
@@ -327,8 +333,10 @@ def validate_model_config(config: Any, where: str) -> None:
             _number(f"{where}: field 'calibration.y'", v, 0.0, 1.0)
 
 
-def load_model(dir_or_name: Path | str = "default") -> LoadedDetector:
-    """Rebuild a detector from a model directory or shipped name; reads tensors only (no pickle)."""
+def load_model(dir_or_name: Path | str = "default", device: str = "cpu") -> LoadedDetector:
+    """Rebuild a detector from a model directory or shipped name; reads tensors only (no pickle).
+
+    ``device``: cpu (the default), cuda or auto (fakescope.core.device)."""
     d = resolve_model_dir(dir_or_name)
     missing = [f for f in (WEIGHTS_FILE, CONFIG_FILE) if not (d / f).is_file()]
     if missing:
@@ -356,7 +364,7 @@ def load_model(dir_or_name: Path | str = "default") -> LoadedDetector:
         model.load_state_dict(load_file(d / WEIGHTS_FILE), strict=True)
     except (RuntimeError, OSError, SafetensorError) as e:
         raise ValueError(f"{d / WEIGHTS_FILE} does not match architecture {config['arch']!r}: {e}") from e
-    model = model.eval().to(memory_format=torch.channels_last)
+    model = model.eval().to(resolve_device(device), memory_format=torch.channels_last)
     return LoadedDetector(
         model=model,
         config=config,

@@ -48,6 +48,7 @@ from fakescope.core.checkpoint import (
     unprefixed,
 )
 from fakescope.core.config import config_from_dict, config_to_dict
+from fakescope.core.device import resolve_device
 from fakescope.core.version import code_version
 
 
@@ -79,10 +80,11 @@ class TrainConfig:
     seam_weight: float = 0.0  # > 0: add this times the seam-map loss (Face X-ray; archs with predicts_seam)
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     eval_batch_size: int = 128
+    device: str = "auto"  # auto (CUDA when present) | cpu | cuda; fakescope.core.device
 
 
 RECIPE_FILE = "recipe.json"
-_RUNTIME_KEYS = ("resume", "progress")  # how a run is driven, not what it trains: never part of a recipe
+_RUNTIME_KEYS = ("resume", "progress", "device")  # how a run is driven, not what it trains: never part of a recipe
 
 
 def recipe_json(arch: str, cfg: TrainConfig) -> dict[str, Any]:
@@ -164,7 +166,8 @@ class _Ema:
     def __init__(self, model: torch.nn.Module, decay: float, state: dict[str, torch.Tensor] | None = None) -> None:
         self.decay = decay  # in (0, 1): train_detector checks TrainConfig.ema_decay
         src = state if state is not None else model.state_dict()
-        self.state = {k: v.detach().clone() for k, v in src.items()}
+        dev = next(model.parameters()).device
+        self.state = {k: v.detach().clone().to(dev) for k, v in src.items()}
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module, step: int) -> None:
@@ -268,9 +271,9 @@ def _seam_loss(seam_logits: torch.Tensor, alpha: np.ndarray, known: np.ndarray) 
     if not known.any():
         return seam_logits.sum() * 0.0
     idx = np.flatnonzero(known)
-    target = torch.from_numpy(seam_target(alpha[idx]))[:, None]
+    target = torch.from_numpy(seam_target(alpha[idx]))[:, None].to(seam_logits.device)
     target = F.adaptive_avg_pool2d(target, seam_logits.shape[-2:])[:, 0]
-    return F.binary_cross_entropy_with_logits(seam_logits[torch.from_numpy(idx)], target)
+    return F.binary_cross_entropy_with_logits(seam_logits[torch.from_numpy(idx).to(seam_logits.device)], target)
 
 
 def _check_data(data: CropData, spec: DetectorSpec) -> None:
@@ -335,7 +338,10 @@ def train_detector(
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = create_detector(arch, **cfg.arch_kwargs).to(memory_format=torch.channels_last)
+    dev = resolve_device(cfg.device)
+    if dist.enabled and dev.type != "cpu":
+        raise ValueError("--distributed trains in CPU processes (gloo); pass --device cpu, or drop --distributed")
+    model = create_detector(arch, **cfg.arch_kwargs).to(dev, memory_format=torch.channels_last)
     if dist.enabled:  # before the optimizer is built: the swapped layers hold new Parameter objects
         from detector.distributed import globalize_batchnorm
 
@@ -428,13 +434,13 @@ def train_detector(
                 imgs, masks, alpha = _augment_planes(imgs, masks, alpha, focus, cfg.augment, seeds[mine])
             for g in opt.param_groups:
                 g["lr"] = _lr_at(prog.global_step, total_steps, cfg)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                x = preprocess_crops(imgs, cfg.input_size, *norm, masks)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                x = preprocess_crops(imgs, cfg.input_size, *norm, masks).to(dev)
                 if alpha is None:
                     logits = net(x)
                 else:
                     logits, seam_logits = net(x, seam=True)
-            loss = F.binary_cross_entropy_with_logits(logits.float(), torch.from_numpy(labels).float())
+            loss = F.binary_cross_entropy_with_logits(logits.float(), torch.from_numpy(labels).float().to(dev))
             if alpha is not None:
                 loss = loss + cfg.seam_weight * _seam_loss(seam_logits.float(), alpha, seam_known(plan, labels, mine))
             opt.zero_grad(set_to_none=True)

@@ -3,6 +3,8 @@
 A row's link is this page with ``?case=ID``, which shows that case and its HTML report, so links
 work from any browser that reaches the dashboard (a file path on the server would not).
 Only report files that still exist and are HTML are read, and they are shown with scripts blocked.
+File names in the log came from uploads and the ``case`` parameter from the address bar: both are
+shown as plain text (``plain()``, ``st.text``, table cells), never as Markdown.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboards.common import Settings
+from dashboards.common import Settings, plain
 
 VERDICTS = ("fake", "inconclusive", "real")
 # Our reports need no scripts and load nothing (images are data URIs). The case log may name any
@@ -40,9 +42,10 @@ def locked_down(html: str) -> str:
 
 
 def show_case(case: Any) -> None:
-    st.subheader(f"Case #{case.id}: {case.file}")
-    st.markdown(f"Verdict **{case.verdict.upper()}**, P(fake) {case.fake_probability:.3f}, scanned {case.scanned_at}  \n"
-                f"sha256 `{case.sha256}`")
+    st.subheader(f"Case #{case.id}: {plain(case.file)}")
+    st.markdown(f"Verdict **{plain(case.verdict.upper())}**, P(fake) {case.fake_probability:.3f}, "
+                f"scanned {plain(case.scanned_at)}")
+    st.text(f"File: {case.file}\nsha256: {case.sha256}")
     report = report_of(case)
     if report is None:
         st.info("No HTML report is stored for this case (scans run without --report keep none, "
@@ -59,12 +62,12 @@ def render(settings: Settings) -> None:
 
     st.title("Cases: every past scan")
     cases = list_cases(settings.cases_db)
-    st.caption(f"{len(cases)} cases in {settings.cases_db}")
+    st.caption(f"{len(cases)} cases in {plain(settings.cases_db)}")
     wanted = st.query_params.get("case")
     if wanted is not None:
         hit = next((c for c in cases if str(c.id) == wanted), None)
         if hit is None:
-            st.error(f"There is no case #{wanted} in this case log.")
+            st.error(f"There is no case #{plain(wanted)} in this case log.")
         else:
             show_case(hit)
         if st.button("Back to all cases", key="case_back"):

@@ -4,7 +4,7 @@ Every number comes from fakescope.scan.pipeline.scan_video, the report and JSON 
 fakescope.scan.batch as for `fakescope scan`, and every figure comes from fakescope.report.plots with
 the arguments the HTML report uses, so the page shows what the CLI and the report show. The
 result is kept in the session under the upload's id: clicking a download button reruns the
-script but does not rescan.
+script but does not rescan. The upload's name is only ever shown as plain text (``plain()``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from dashboards.common import (
     VIDEO_TYPES,
     Settings,
     UploadRejected,
+    file_stem,
+    plain,
     private_upload,
     scan_analyzers,
     scan_lock,
@@ -45,7 +47,8 @@ class ScanView:
 
 
 def reasons(record: dict[str, Any]) -> list[str]:
-    """One plain-language line per analyzer, the ones that decided the verdict first."""
+    """One plain-language Markdown line per analyzer, the ones that decided the verdict first (every
+    text from the record goes through ``plain()``: analyzer messages can quote the file)."""
     from fakescope.report.scan_report import EXPLAIN, counted_analyzers, status_text
 
     rows = []
@@ -56,9 +59,10 @@ def reasons(record: dict[str, Any]) -> list[str]:
         strength = abs(float(a.get("score", 0.5)) - 0.5) + (1.0 if counts else 0.0) if ok else -1.0
         score = (f"P(fake) {float(a.get('score', 0.5)):.2f}" + ("" if counts else ", not weighed by the fused verdict")
                  if ok else "no weight in the verdict")
-        rows.append((strength, f"**{name}** ({score}): {status_text(name, a)}. {EXPLAIN.get(name, '')}"))
+        rows.append((strength, f"**{plain(name)}** ({plain(score)}): {plain(status_text(name, a))}. "
+                               f"{plain(EXPLAIN.get(name, ''))}"))
     rows.sort(key=lambda r: -r[0])
-    return [text for _, text in rows] + [f"**{n}**: not used, {why}"
+    return [text for _, text in rows] + [f"**{plain(n)}**: not used, {plain(why)}"
                                          for n, why in record.get("skipped_analyzers", {}).items()]
 
 
@@ -82,7 +86,7 @@ def figures(record: dict[str, Any]) -> list[tuple[bytes, str]]:
 def key_frame_images(result: Any) -> list[tuple[Any, str]]:
     out = []
     for k in result.key_frames:
-        out.append((k.thumbnail, f"{k.analyzer}: frame {k.frame_index}, score {k.score:.2f}. {k.caption}"))
+        out.append((k.thumbnail, plain(f"{k.analyzer}: frame {k.frame_index}, score {k.score:.2f}. {k.caption}")))
         if k.overlay is not None:
             out.append((k.overlay, f"{k.analyzer} heatmap of frame {k.frame_index}: warm colours drove the score."))
     return out
@@ -124,23 +128,24 @@ def verdict_card(record: dict[str, Any]) -> None:
 
     label = record["verdict"]
     with st.container(border=True):
-        st.markdown(f"## Verdict: :{COLOURS[label]}[{label.upper()}]")
+        st.markdown(f"## Verdict: :{COLOURS[label]}[{plain(label.upper())}]")
         st.metric("Probability of manipulation, P(fake)", f"{record['fake_probability']:.3f}")
         st.caption(f"Labelled fake above {FAKE_THRESHOLD}, real below {REAL_THRESHOLD}, inconclusive in between "
-                   "or when the evidence is insufficient. " + (record.get("reason") or ""))
+                   "or when the evidence is insufficient. " + plain(record.get("reason") or ""))
         st.markdown("**Why**\n\n" + "\n".join(f"- {r}" for r in reasons(record)))
 
 
 def show(view: ScanView) -> None:
     rec = view.record
     verdict_card(rec)
-    stem = Path(rec["file"]).stem or "video"
+    stem = file_stem(rec["file"])
+    st.text(f"File: {rec['file']}")  # the upload's name, exactly as given: plain text
     c1, c2, c3 = st.columns(3)
     c1.download_button("Download the JSON verdict", json.dumps(rec, indent=2), file_name=f"{stem}.fakescope.json",
                        mime="application/json")
     c2.download_button("Download the HTML report", view.report_html, file_name=f"{stem}.fakescope.html",
                        mime="text/html")
-    c3.caption(f"Case #{view.case_id} in the case log; report kept at {view.report_path}")
+    c3.caption(f"Case #{view.case_id} in the case log; report kept at {plain(view.report_path)}")
     for png, caption in view.figures:
         st.image(png, caption=caption)
     if view.key_frames:
@@ -151,13 +156,14 @@ def show(view: ScanView) -> None:
     v, f = rec["video"], rec["faces"]
     st.caption(f"{v['width']}x{v['height']}, {v['frames']} frames, {v['fps']:.2f} fps, {v['duration_s']:.1f} s; "
                f"{f['frames_with_face']} frames with a face in {f['tracks']} track(s); scanned in "
-               f"{rec['timing']['seconds']:.1f} s. sha256 {rec['sha256']}")
+               f"{rec['timing']['seconds']:.1f} s. sha256 {plain(rec['sha256'])}")
     with st.expander("Verdict JSON"):
         st.json(rec, expanded=False)
 
 
 def unusable_message(name: str, reason: str) -> str:
-    """'clip.mp4 cannot be scanned: it is a text file, not a video. ...' from an UnusableInputError reason."""
+    """'clip.mp4 cannot be scanned: it is a text file, not a video. ...' from an UnusableInputError reason
+    (plain text: show it through ``plain()``)."""
     verb = reason.split(" ", 1)[0]
     said = f"it {reason}" if verb in {"is", "has", "cannot", "contains", "reports"} else reason
     return f"{name} cannot be scanned: {said}. Upload a video file ({', '.join(VIDEO_TYPES)})."
@@ -169,7 +175,8 @@ def render(settings: Settings) -> None:
     st.title("fakescope: is this video manipulated?")
     st.write(f"Upload a video (up to {settings.max_upload_mb} MB). It is analysed on this server, kept only "
              "while it is scanned, and logged in the case log by its hash.")
-    upload = st.file_uploader("Suspect video", type=VIDEO_TYPES, key="scan_upload")
+    upload = st.file_uploader("Suspect video", type=VIDEO_TYPES, key="scan_upload",
+                              max_upload_size=settings.max_upload_mb)  # the browser refuses larger files
     if upload is None:
         st.session_state.pop(_STATE, None)
         return
@@ -179,10 +186,10 @@ def render(settings: Settings) -> None:
         try:
             view = run_scan(upload, settings)
         except UploadRejected as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
             return
         except UnusableInputError as exc:
-            st.error(unusable_message(upload.name, exc.reason))
+            st.error(plain(unusable_message(upload.name, exc.reason)))
             return
         st.session_state[_STATE] = view
     show(view)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fakescope.cli.common import EXIT_OK, group, output_dir, output_file
+from fakescope.core.device import DEVICES
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def resolve_recipe(args: argparse.Namespace) -> tuple[str, Any]:
             cfg = replace(cfg, **{f.key: value})
     if cfg.patience == 0:  # "0 runs every epoch"
         cfg = replace(cfg, patience=cfg.epochs + 1)
-    return arch, replace(cfg, resume=args.resume, progress=not args.quiet)
+    return arch, replace(cfg, resume=args.resume, progress=not args.quiet, device=args.device)
 
 
 def _launch_torchrun(args: argparse.Namespace, arch: str, cfg: Any) -> int:
@@ -122,6 +123,9 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
 
     arch, cfg = resolve_recipe(args)
     output_dir(args.out, "--out")
+    from fakescope.core.device import resolve_device
+
+    resolve_device(args.device)  # --device cuda without CUDA: one line, before any work
     for m in args.cross or ():
         if not Path(m).exists():
             raise FileNotFoundError(f"{m}: no such manifest (--cross)")
@@ -144,7 +148,8 @@ def cmd_detector_train(args: argparse.Namespace) -> int:
         from detector.model_card import CROSS_FILE
         from fakescope.core.atomicio import write_json_atomic
 
-        results = evaluate_manifests([args.out], args.cross, _cache_dir(args), progress=not args.quiet)
+        results = evaluate_manifests([args.out], args.cross, _cache_dir(args), progress=not args.quiet,
+                                     device=args.device)
         write_json_atomic(Path(args.out) / CROSS_FILE, [r.as_json() for r in results])
         for r in results:
             auc = "-" if r.auc is None else f"{r.auc:.3f} ({r.auc_low:.3f}-{r.auc_high:.3f})"
@@ -176,7 +181,7 @@ def cmd_detector_eval(args: argparse.Namespace) -> int:
         if not Path(m).exists():
             raise FileNotFoundError(f"{m}: no such manifest or folder (--data)")
     results = evaluate_manifests(args.detector or ["default"], args.data, _cache_dir(args), n_boot=args.n_boot,
-                                 progress=not args.quiet)
+                                 progress=not args.quiet, device=args.device)
     for r in results:
         auc = "-" if r.auc is None else f"{r.auc:.3f} ({r.auc_low:.3f}-{r.auc_high:.3f})"
         ece = "-" if r.ece is None else f"{r.ece:.3f}"
@@ -217,6 +222,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="after training, measure on this cross-dataset crop manifest (e.g. ../shared/data/"
                          "crossdataset/dfdc_faces/manifest.csv) and print it beside the in-domain figure; repeatable")
     dt.add_argument("--cache", metavar="DIR", help="with --cross: aligned-crop cache (default: per-user cache folder)")
+    dt.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA when present, else the CPU")
     dt.add_argument("--resume", action="store_true")
     dt.add_argument("--quiet", action="store_true")
     dt.add_argument("--distributed", action="store_true",
@@ -233,6 +239,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     de.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     de.add_argument("--cache", metavar="DIR", help="aligned-crop cache (default: per-user cache folder)")
     de.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% interval")
+    de.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA when present, else the CPU")
     de.add_argument("--quiet", action="store_true")
     de.set_defaults(func=cmd_detector_eval)
     dc = det.add_parser("card", help="write MODEL_CARD.md for a trained model directory")

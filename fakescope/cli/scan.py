@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from fakescope.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, err, one_line, output_file
+from fakescope.core.device import DEVICES
 
 
 def _ray_address_or_video(args: argparse.Namespace) -> None:
@@ -35,6 +36,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     outputs = BatchOutputs(db=Path(args.db) if args.db else None, log_cases=not args.no_log,
                            json_path=output_file(args.json, "--json") if args.json else None,
                            report_path=output_file(args.report, "--report") if args.report else None)
+    from fakescope.core.device import resolve_device
+
+    resolve_device(args.device)  # --device cuda without CUDA: one line, before any work
     if args.detector:
         try:
             from fakescope.scan.models import load_detector
@@ -58,7 +62,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         err(" ".join(args.videos), "no video files found")
         return EXIT_USAGE
     config = ScanConfig(detector=args.detector or "default", registry=Path(args.registry) if args.registry else None,
-                        progress=not args.quiet and sys.stderr.isatty())
+                        progress=not args.quiet and sys.stderr.isatty(), device=args.device)
     outputs = replace(outputs, json_list=len(paths) > 1)  # a list even when --resume leaves one video to scan
     if args.ray is not None:
         return _scan_on_ray(args, paths, config, outputs)
@@ -174,6 +178,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="with --ray: extra attempts for a video whose worker crashed or failed internally")
     scan.add_argument("--resume", action="store_true",
                       help="skip videos already in the case log with the same fakescope and model versions")
+    scan.add_argument("--device", choices=DEVICES, default="auto",
+                      help="where the CNN runs (auto: CUDA when present, else the CPU)")
     scan.add_argument("--quiet", action="store_true", help="no progress bar")
     scan.add_argument("--db", metavar="DB", help="case log database (default: per-user, see `cases list`)")
     scan.add_argument("--no-log", action="store_true", help="do not append this scan to the case log")

@@ -35,7 +35,7 @@ class Checkpoint:
 
 def prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A state dict's tensors named ``prefix.key`` (detached copies), so several share one file."""
-    return {f"{prefix}.{k}": v.detach().contiguous().clone() for k, v in tensors.items()}
+    return {f"{prefix}.{k}": v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
 
 
 def unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -62,7 +62,7 @@ def optimizer_to_flat(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str
     for idx, st in sd["state"].items():
         for k, v in st.items():
             if torch.is_tensor(v):
-                tensors[f"{prefix}.state.{idx}.{k}"] = v.detach().contiguous().clone()
+                tensors[f"{prefix}.state.{idx}.{k}"] = v.detach().cpu().contiguous().clone()
             else:
                 extra.setdefault(str(idx), {})[k] = v
     groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]

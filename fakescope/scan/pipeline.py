@@ -40,6 +40,7 @@ class ScanConfig:
     max_bytes: int = DEFAULT_MAX_BYTES
     progress: bool = True
     detector_every: int = 3  # score every n-th frame of each track with the CNN
+    device: str = "auto"  # where the CNN runs: auto (CUDA when present) | cpu | cuda
 
 
 def naive_config(detector: str = "default") -> ScanConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,3 +38,9 @@ def page_test(name: str) -> AppTest:
               f"from dashboards.views import {name} as page\n"
               "page.render(sidebar_settings())\n")
     return AppTest.from_string(script, default_timeout=TIMEOUT)
+
+
+def rendered(markdown: str) -> str:
+    """What a browser shows for Markdown built with dashboards.common.plain(): the text without its
+    backslash escapes and invisible word joiners (other Markdown is ignored: the pages' own is simple)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")

@@ -12,7 +12,7 @@ import dashboards.app as app
 from dashboards.common import UploadRejected, leftover_uploads, private_upload
 from dashboards.config import env_max_upload_mb
 from fakescope.scan.caselog import list_cases
-from tests.dashboards.conftest import APP, FAKE_CLIP, TIMEOUT
+from tests.dashboards.conftest import APP, FAKE_CLIP, TIMEOUT, rendered
 
 
 class _Upload:
@@ -82,12 +82,13 @@ def test_bad_uploads_show_clear_errors_and_the_next_upload_is_scanned(dash_env: 
 
     uploader.set_value(("notes.mp4", b"these are my notes, not a video\n" * 20, "video/mp4")).run()
     assert not at.exception
-    assert len(at.error) == 1 and "notes.mp4 cannot be scanned: it is a text file, not a video" in at.error[0].value
+    assert len(at.error) == 1
+    assert "notes.mp4 cannot be scanned: it is a text file, not a video" in rendered(at.error[0].value)
 
     at.sidebar.number_input(key="max_upload_mb").set_value(1).run()
     at.file_uploader(key="scan_upload").set_value(("huge.mp4", b"\0" * (3 * 2**20), "video/mp4")).run()
     assert not at.exception
-    assert len(at.error) == 1 and "huge.mp4 is 3.0 MB, above the 1 MB upload limit" in at.error[0].value
+    assert len(at.error) == 1 and "huge.mp4 is 3.0 MB, above the 1 MB upload limit" in rendered(at.error[0].value)
 
     at.file_uploader(key="scan_upload").set_value(("suspect.mp4", FAKE_CLIP.read_bytes(), "video/mp4")).run()
     assert not at.exception and not at.error
@@ -99,6 +100,7 @@ def test_bad_uploads_show_clear_errors_and_the_next_upload_is_scanned(dash_env: 
     why = next(m.value for m in at.markdown if m.value.startswith("**Why**"))
     assert "**detector**" in why and "**edges**" in why
     assert [b.label for b in at.download_button] == ["Download the JSON verdict", "Download the HTML report"]
+    assert [t.value for t in at.text] == ["File: suspect.mp4"]  # the upload's name, as plain text
     assert len(at.image) >= 2  # per-frame timeline and at least one key frame
 
     assert set(leftover_uploads()) == before  # the upload was deleted after the scan

@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 
 from fakescope.scan.caselog import append_case, list_cases
-from tests.dashboards.conftest import FAKE_CLIP, FIXTURES, REAL_CLIP, page_test
+from tests.dashboards.conftest import FAKE_CLIP, FIXTURES, REAL_CLIP, page_test, rendered
 
 
 @pytest.mark.slow
-def test_audit_of_an_uploaded_csv_shows_metrics_and_plots(dash_env: Path) -> None:
+def test_audit_of_an_uploaded_csv_shows_metrics_and_plots(dash_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKESCOPE_DATA_DIR", str(FIXTURES))  # the clips' folder is a data root
     at = page_test("audit").run()
     assert not at.exception
     at.button(key="audit_run").click().run()
@@ -22,7 +23,8 @@ def test_audit_of_an_uploaded_csv_shows_metrics_and_plots(dash_env: Path) -> Non
     csv = (f"path,label,method\n{REAL_CLIP.name},real,\n{FAKE_CLIP.name},fake,self_blend\n"
            "missing.mp4,fake,warp\n").encode()
     at.file_uploader(key="audit_csv").set_value(("labels.csv", csv, "text/csv"))
-    at.text_input(key="audit_base").set_value(str(FIXTURES))
+    assert str(FIXTURES.resolve()) in at.selectbox(key="audit_base").options  # folders in the roots only
+    at.selectbox(key="audit_base").set_value(str(FIXTURES.resolve()))
     at.number_input(key="audit_n_boot").set_value(20)
     at.button(key="audit_run").click().run()
     assert not at.exception and not at.error
@@ -43,10 +45,15 @@ def test_audit_of_an_uploaded_csv_shows_metrics_and_plots(dash_env: Path) -> Non
 
 
 @pytest.mark.slow
-def test_generate_builds_a_tiny_test_set(dash_env: Path) -> None:
+def test_generate_builds_a_tiny_test_set(dash_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    (data / "real").mkdir(parents=True)
+    (data / "real" / REAL_CLIP.name).write_bytes(REAL_CLIP.read_bytes())
+    monkeypatch.setenv("FAKESCOPE_DATA_DIR", str(data))
     at = page_test("generate").run()
     assert not at.exception
-    at.text_area(key="ts_real").set_value(str(REAL_CLIP))
+    assert at.multiselect(key="ts_real").options == [str((data / "real").resolve())]  # no free-text paths
+    at.multiselect(key="ts_real").set_value([str((data / "real").resolve())])
     at.text_input(key="ts_name").set_value("tiny")
     at.number_input(key="ts_segments").set_value(1)
     at.number_input(key="ts_frames").set_value(8)
@@ -84,10 +91,15 @@ def tiny_run(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_generate_swap_preview_of_a_trained_run(dash_env: Path, tiny_run: Path) -> None:
+def test_generate_swap_preview_of_a_trained_run(dash_env: Path, tiny_run: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKESCOPE_DATA_DIR", str(tiny_run.parent))  # runs are picked from the data roots
+    untrained = dash_env / "runs" / "untrained"
+    untrained.mkdir(parents=True)
+    (untrained / "run.json").write_text("{}")
     at = page_test("generate").run()
     assert not at.exception
-    at.text_input(key="sw_run_path").set_value(str(tiny_run)).run()
+    at.selectbox(key="sw_run").set_value(str(tiny_run.resolve())).run()
     assert not at.error
     assert set(at.selectbox(key="sw_to").options) == {"alice", "bob"}
     at.selectbox(key="sw_to").set_value("bob")
@@ -101,8 +113,8 @@ def test_generate_swap_preview_of_a_trained_run(dash_env: Path, tiny_run: Path) 
     assert at.download_button[0].label == "Download the swapped video"
     assert any("192 of 192 frames swapped" in c.value for c in at.main.caption)
 
-    at.text_input(key="sw_run_path").set_value(str(dash_env / "no-such-run")).run()
-    assert "has no checkpoint" in at.error[0].value
+    at.selectbox(key="sw_run").set_value(str(untrained.resolve())).run()
+    assert "has no checkpoint" in rendered(at.error[0].value)
 
 
 def _report(tmp: Path, name: str) -> Path:
@@ -138,7 +150,7 @@ def test_cases_are_searchable_and_link_to_their_reports(dash_env: Path, tmp_path
     linked.query_params["case"] = str(first)
     linked.run()
     assert not linked.exception
-    assert "Case #1: interview.mp4" in linked.subheader[0].value
+    assert "Case #1: interview.mp4" in rendered(linked.subheader[0].value)
     assert linked.download_button[0].label == "Download this report"
 
     missing = page_test("cases")
