@@ -124,14 +124,26 @@ def scan_local(paths: Sequence[Path], config: ScanConfig, jobs: int = 1,
         return
     queue = list(paths)
     suspects: list[Path] = []
+    idle_pools = 0  # pools that broke before taking any video: workers cannot start at all
     while queue:
+        if idle_pools >= 3:
+            for p in queue:
+                yield str(p), None, "internal error: scan worker processes cannot be started", True
+            return
         with _Pool(jobs) as pool:
             in_flight: dict[Future, Path] = {}
             broken = False
+            before = len(queue)
             while (queue or in_flight) and not broken:
                 while queue and len(in_flight) < jobs:
-                    p = queue.pop(0)
-                    in_flight[pool.submit(scan_fn, p, config)] = p
+                    try:
+                        f = pool.submit(scan_fn, queue[0], config)
+                    except BrokenProcessPool:  # a worker died since the last wait: queue[0] never ran
+                        broken = True
+                        break
+                    in_flight[f] = queue.pop(0)
+                if not in_flight:
+                    break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for f in done:
                     p = in_flight.pop(f)
@@ -145,6 +157,7 @@ def scan_local(paths: Sequence[Path], config: ScanConfig, jobs: int = 1,
                     yield f.result(timeout=10)
                 except (BrokenProcessPool, TimeoutError):
                     suspects.append(p)
+        idle_pools = idle_pools + 1 if len(queue) == before and not suspects else 0
         for p in suspects:  # one at a time, so a video that kills its worker cannot take another with it
             with _Pool(1) as lone:
                 try:
