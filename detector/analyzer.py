@@ -65,6 +65,8 @@ class DetectorAnalyzer(AnalyzerBase):
         crops: CropCache,
     ) -> None:
         for face in faces:
+            if not face.quality.usable:
+                continue  # tracked but not judgeable (too small, turned, unsure landmarks): no score
             n = self._seen.get(face.track_id, 0)
             self._seen[face.track_id] = n + 1
             if n % self.every:

@@ -378,6 +378,7 @@ class BlinkAnalyzer(AnalyzerBase):
     def update(self, frame_index: int, timestamp: float, frame_bgr: np.ndarray, faces: list[FaceObservation], crops: Any) -> None:
         for face in faces:
             ear, ok = frame_ear(face.landmarks, self.config)
+            ok = ok and face.quality.usable  # a face the pipeline cannot judge gives no trustworthy EAR
             tr = self._tracks.setdefault(face.track_id, _Track([], [], []))
             tr.frames.append(int(frame_index))
             tr.ears.append(ear)

@@ -407,7 +407,7 @@ class PulseAnalyzer(AnalyzerBase):
             tr = self._tracks.setdefault(face.track_id, _Track())
             lm = np.asarray(face.landmarks, np.float64)
             colours = np.full((len(REGIONS), 3), np.nan)
-            ok = lm.shape == (68, 2) and bool(np.all(np.isfinite(lm)))
+            ok = lm.shape == (68, 2) and bool(np.all(np.isfinite(lm))) and face.quality.usable
             if ok:
                 _, _, iod = _face_axes(lm)
                 ok = iod >= cfg.min_iod_px

@@ -47,6 +47,8 @@ class SampledCropAnalyzer(AnalyzerBase):
         if frame_index % self.every:
             return
         for face in faces:
+            if not face.quality.usable:
+                continue  # tracked but not judgeable (fakescope.core.quality): no score
             crop = crops.get(face, self.size)
             s = self._score(crop)
             if s is None:

@@ -8,6 +8,10 @@ compression is reported as such, not as a success.
 
 The detector arrives as an AttackTarget of callables (``LoadedDetector.attack_target()`` builds
 one), so the generator never imports a detector.
+
+An attacked item is still a fake: it keeps the watermark of the item it was made from (re-embedded
+if the attack and re-encode weakened it below a safe read-back) and gets its own signed C2PA
+manifest naming the attack (generator.labels).
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ import torch
 from fakescope.core.atomicio import write_bytes_atomic, write_json_atomic
 from fakescope.core.faces import FaceTracker, align_face
 from fakescope.core.video import iter_frames
-from generator.clips import encode_h264, extract_crops, stable_rng
+from generator.clips import extract_crops, stable_rng
+from generator.labels import encode_labelled, sign_video_bytes
 
 
 def _to_tensor(crops_bgr: np.ndarray) -> torch.Tensor:
@@ -133,19 +138,27 @@ def attack_testset(out_dir: Path, cfg: Any, target: AttackTarget, progress: bool
                 a = align_face(frame, lm, size=target.crop_size, margin=0.3)
                 adv = attack_crops(target, a.image[None], eps, cfg.attack, cfg.pgd_steps, seed=seed, masks=a.mask[None])[0]
                 out_frames.append(paste_delta(frame, a, adv))
-            data = encode_h264(out_frames, 25.0, 18, Path(out_dir) / "items" / f".{item_id}.tmp.mp4")
+            clip = encode_labelled(out_frames, 25.0, 18, row["method"], Path(out_dir) / "items" / f".{item_id}.tmp.mp4",
+                                   already_marked=True)
             video = Path(out_dir) / "items" / f"{item_id}.mp4"
+            base = {k: v for k, v in json.loads(row["params"]).items() if k != "label"}
+            params = {**base, "attack": cfg.attack, "epsilon": eps,
+                      "steps": cfg.pgd_steps if cfg.attack == "pgd" else 1, "detector": target.name,
+                      "detector_sha256": target.sha256, "score_before": round(before, 6),
+                      "attacked_from": row["path"], "clean_sha256": row["sha256"], "base_method": row["method"]}
+            signed = sign_video_bytes(clip.data, video.name, cfg.attack, params, watermark_payload=clip.payload,
+                                      reproducible=True)
+            assert signed.data is not None
+            data = signed.data
             write_bytes_atomic(video, data)
             crops = extract_crops(video, lms, cfg.crop_size, cfg.crops_per_item)
             buf = io.BytesIO()
             np.savez_compressed(buf, **crops)
             write_bytes_atomic(Path(out_dir) / "crops" / f"{item_id}.npz", buf.getvalue())
             after = _video_score(target, crops)
-            params = {**json.loads(row["params"]), "attack": cfg.attack, "epsilon": eps,
-                      "steps": cfg.pgd_steps if cfg.attack == "pgd" else 1, "detector": target.name,
-                      "detector_sha256": target.sha256, "score_before": round(before, 6),
-                      "score_after": None if after is None else round(after, 6), "attacked_from": row["path"], "clean_sha256": row["sha256"],
-                      "base_method": row["method"]}
+            params = {**params, "score_after": None if after is None else round(after, 6),
+                      "label": {**signed.as_params(), "watermark": clip.payload, "watermark_strength": clip.strength,
+                                "watermark_score": round(clip.readback.score, 1)}}
             new = {**row, "path": f"items/{item_id}.mp4", "method": cfg.attack, "params": json.dumps(params, sort_keys=True),
                    "sha256": sha256_bytes(data), "crops": f"crops/{item_id}.npz"}
             write_json_atomic(sidecar, new)

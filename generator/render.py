@@ -5,6 +5,10 @@ Per frame: landmarks (shared face pipeline) -> crop -> encode -> decode as the t
 affine -> blend. Frames without a face are written unchanged, so the output always has the
 input's frame count and frame rate. :class:`SwapEngine` exposes the single-frame step for the
 test-set builder, which needs the swap and its mask without writing a video.
+
+Every written frame carries fakescope's invisible watermark and the final MP4 a signed C2PA
+manifest declaring it AI-generated (generator.labels); the watermark is checked to read back from
+the written file, and an output that cannot be labelled is removed, never left behind.
 """
 
 from __future__ import annotations
@@ -13,19 +17,22 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from fakescope.core.checkpoint import load_checkpoint, load_module
 from fakescope.core.faces import AlignedFace, FacePipeline, align_face
+from fakescope.core.hashing import sha256_file
 from fakescope.core.video import probe
 from generator.blend import BlendMode, blend_mask, paste_face
 from generator.colour import ColourMode, transfer_colour
+from generator.labels import LabelError, load_signing_identity, read_file, sign_video, strength_for_crf
 from generator.models import FaceSwapModel, Preset, autocast_dtype, images_to_tensor, tensor_to_images
 from generator.threads import torch_threads
 from generator.video_out import OpenCVSink, finalize
+from generator.watermark import THRESHOLD, WatermarkEmbedder, payload_for
 
 MaskMode = Literal["hull", "predicted", "both"]
 
@@ -61,10 +68,21 @@ class RenderResult:
     codec: str
     audio: bool
     swapped_frames: tuple[int, ...] = field(default=(), repr=False)
+    # How the output is labelled: method, watermark read back from the file, C2PA manifest
+    label: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def frames_per_second(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def swap_method(meta: dict[str, Any], step: int | None = None) -> str:
+    """The test-set method name of a run's swaps: ``ae_gan_swap`` once its discriminator has been active."""
+    from generator.trainer import TrainOptions  # lazy: only needed once a run is loaded
+
+    options = TrainOptions.from_json(meta["options"])
+    done = int(meta.get("step", 0) if step is None else step)
+    return "ae_gan_swap" if options.gan and done > options.gan_start(Preset.from_json(meta["preset"])) else "ae_swap"
 
 
 class SwapEngine:
@@ -170,6 +188,9 @@ def render_swap(
     if output_path.suffix.lower() != ".mp4":
         raise ValueError(f"output {output_path} must end in .mp4")
     t0 = time.perf_counter()
+    identity = load_signing_identity()  # before any work: a fake that cannot be signed is not rendered
+    method = swap_method(engine.meta)
+    embedder = WatermarkEmbedder(payload_for(method), strength_for_crf(o.crf if o.h264 else 18))
     sink = OpenCVSink(output_path, info.fps, info.width, info.height)
     swapped: list[int] = []
     frames = FacePipeline().run(input_video, info)
@@ -181,7 +202,7 @@ def render_swap(
 
     def flush() -> None:
         for out in engine.swap_frames(pending, to_identity, o):
-            sink.write(out)
+            sink.write(embedder.embed(out))
         pending.clear()
 
     try:
@@ -200,7 +221,27 @@ def render_swap(
         raise
     n = sink.frames
     fin = finalize(sink, Path(input_video), h264=o.h264, crf=o.crf, keep_audio=o.keep_audio)
+    label = _label_output(output_path, method, embedder, identity, {
+        "run": engine.run_dir.name, "run_step": int(engine.step), "to": to_identity, "input": Path(input_video).name,
+        "input_sha256": sha256_file(input_video), "colour": o.colour, "blend": o.blend, "mask": o.mask,
+        "erode": o.erode, "feather": o.feather, "all_faces": o.all_faces, "codec": fin.codec,
+        "crf": o.crf if fin.codec == "h264" else None,
+    })
     return RenderResult(
         output=output_path, frames=n, frames_swapped=len(swapped), fps=info.fps, width=info.width, height=info.height,
-        seconds=time.perf_counter() - t0, codec=fin.codec, audio=fin.audio, swapped_frames=tuple(swapped),
+        seconds=time.perf_counter() - t0, codec=fin.codec, audio=fin.audio, swapped_frames=tuple(swapped), label=label,
     )
+
+
+def _label_output(path: Path, method: str, embedder: WatermarkEmbedder, identity: Any,
+                  params: dict[str, Any]) -> dict[str, Any]:
+    """Check the watermark reads back from the written file, then sign it; remove the file if either fails."""
+    got = read_file(path)
+    if not (got.found and got.payload == embedder.payload):
+        path.unlink(missing_ok=True)
+        raise LabelError(f"the watermark does not read back from {path} (score {got.score:.1f} < {THRESHOLD}); "
+                         "the unlabelled output was removed")
+    params = {**params, "watermark_strength": embedder.strength}
+    signed = sign_video(path, method, params, identity, watermark_payload=embedder.payload)
+    return {"method": method, "watermark": got.as_json(), "c2pa": {**signed.as_params(), "signer": signed.signer},
+            "sha256": signed.sha256}

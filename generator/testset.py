@@ -8,6 +8,14 @@ back from the written clip, so they show what a scan sees) for fast detector tra
 Reproducibility: all randomness flows from ``seed`` and the item id, frames are encoded with
 bit-exact single-threaded x264, so the same inputs and seed give the same files and hashes.
 Resumability: an item is finished when its sidecar JSON exists; a rerun skips finished items.
+
+Labels (generator.labels): every fake item carries fakescope's watermark (checked to read back from
+the encoded clip; the strength rises for harsh CRFs) and a signed C2PA manifest; reals carry
+neither. The C2PA signature is salted at random by c2pa, so byte-identical rebuilds hold on one
+installation (the first manifest of a clip is reused) while ``params.label.content_sha256``, the
+hash of the clip before its manifest, is the same everywhere. A fake's training crops are decoded
+from an unlabelled twin encode of the same frames, so no detector can learn the watermark as
+the sign of a fake.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from fakescope.core.hashing import sha256_bytes, sha256_file
 from fakescope.core.manifest import write_manifest as write_manifest_rows
 from fakescope.core.video import IMAGE_SUFFIXES, expand_video_inputs, iter_frames, probe
 from generator.clips import encode_h264, extract_crops, stable_rng
+from generator.labels import encode_labelled, sign_video_bytes
 from generator.perturb import apply_frame, sample_perturbation
 from generator.warpfake import sample_warp_params, warp_fake_frame
 
@@ -143,11 +152,9 @@ def read_segments(path: Path, cfg: TestsetConfig) -> Iterator[Segment]:
 
 def run_uses_gan(meta: dict[str, Any]) -> bool:
     """A run's swaps count as ``ae_gan_swap`` once its discriminator has been active."""
-    from generator.models import Preset  # lazy: needs torch (only called once a swap engine is loaded)
-    from generator.trainer import TrainOptions
+    from generator.render import swap_method  # lazy: needs torch (only called once a swap engine is loaded)
 
-    options = TrainOptions.from_json(meta["options"])
-    return options.gan and int(meta.get("step", 0)) > options.gan_start(Preset.from_json(meta["preset"]))
+    return swap_method(meta) == "ae_gan_swap"
 
 
 class MethodBank:
@@ -327,17 +334,35 @@ def _build_item(seg: Segment, method: str, bank: MethodBank, split: str, out_dir
         out = frame if method == "real" or lm is None else bank.make_frame(method, frame, lm, params)
         frames.append(apply_frame(out, pert, rng))
     fps = 25.0
-    data = encode_h264(frames, fps, pert.crf, out_dir / "items" / f".{item_id}.tmp.mp4")
+    tmp = out_dir / "items" / f".{item_id}.tmp.mp4"
     video_path = out_dir / "items" / f"{item_id}.mp4"
-    write_bytes_atomic(video_path, data)
-    crops = extract_crops(video_path, seg.landmarks, cfg.crop_size, cfg.crops_per_item)
+    item_params: dict[str, Any] = {**params, "perturb": pert.as_params()}
+    if method == "real":
+        data = encode_h264(frames, fps, pert.crf, tmp)
+        write_bytes_atomic(video_path, data)
+        crops = extract_crops(video_path, seg.landmarks, cfg.crop_size, cfg.crops_per_item)
+    else:
+        clip = encode_labelled(frames, fps, pert.crf, method, tmp)
+        signed = sign_video_bytes(clip.data, video_path.name, method, item_params, watermark_payload=clip.payload,
+                                  reproducible=True)
+        assert signed.data is not None
+        data = signed.data
+        item_params["label"] = {**signed.as_params(), "watermark": clip.payload, "watermark_strength": clip.strength,
+                                "watermark_score": round(clip.readback.score, 1)}
+        twin = out_dir / "items" / f".{item_id}.unlabelled.mp4"
+        write_bytes_atomic(twin, encode_h264(frames, fps, pert.crf, tmp))
+        try:
+            crops = extract_crops(twin, seg.landmarks, cfg.crop_size, cfg.crops_per_item)
+        finally:
+            twin.unlink(missing_ok=True)
+        write_bytes_atomic(video_path, data)
     buf = io.BytesIO()
     np.savez_compressed(buf, **crops)
     write_bytes_atomic(out_dir / "crops" / f"{item_id}.npz", buf.getvalue())
     row = {
         "path": f"items/{item_id}.mp4", "label": "real" if method == "real" else "fake",
         "source": str(seg.source), "identity": seg.identity, "method": method,
-        "params": json.dumps({**params, "perturb": pert.as_params()}, sort_keys=True), "seed": cfg.seed, "split": split,
+        "params": json.dumps(item_params, sort_keys=True), "seed": cfg.seed, "split": split,
         "sha256": sha256_bytes(data), "crops": f"crops/{item_id}.npz", "source_start_frame": seg.start,
         "frames": len(frames),
     }

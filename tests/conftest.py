@@ -19,6 +19,17 @@ def _private_case_log(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     monkeypatch.setenv("FAKESCOPE_REGISTRY", str(tmp_path_factory.mktemp("registry") / "registry.db"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_signing_key(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN202
+    """Fakes made in tests are signed with a key of this test session, never the user's (one key for the
+    whole session, so a test set rebuilt in another test is still byte-identical)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FAKESCOPE_SIGNING_DIR", str(tmp_path_factory.mktemp("signing") / "signing"))
+        for var in ("FAKESCOPE_SIGNING_CERT", "FAKESCOPE_SIGNING_KEY", "FAKESCOPE_C2PA_TRUST_ANCHORS"):
+            mp.delenv(var, raising=False)
+        yield
+
+
 @pytest.fixture(scope="session")
 def talking_head() -> Path:
     """6.4 s real talking head (436x500, 30 fps) with one blink at frames 73-78."""

@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from fakescope.audit.scores import ItemScore, item_score_from_verdict
+from fakescope.scan.analyzers import ANALYZER_FACTORIES
 from fakescope.scan.pipeline import ScanConfig, scan_video
+
+# The analyzers of the audited scan: all but content credentials. Every fake of our own test sets
+# carries a C2PA manifest and our watermark (DESIGN "Labelled output"), so with them the fused
+# verdict would measure our labels, not how well fakes are detected.
+AUDITED_ANALYZERS = tuple(name for name in ANALYZER_FACTORIES if name != "credentials")
 
 
 class ScanMemo:
@@ -53,7 +59,8 @@ def detector_hash(name: str) -> str | None:
 
 
 def build_scorers(detectors: list[str], include_analyzers: bool = True) -> dict[str, VerdictScorer]:
-    """``detector:<name>`` per detector; plus blink, edges, spectrum and the fused verdict of the first."""
+    """``detector:<name>`` per detector; plus blink, edges, spectrum and the fused verdict of the first
+    (scanned without content credentials: see AUDITED_ANALYZERS)."""
     memo = ScanMemo()
     scorers: dict[str, VerdictScorer] = {}
     for name in detectors:
@@ -63,6 +70,6 @@ def build_scorers(detectors: list[str], include_analyzers: bool = True) -> dict[
         first = detectors[0]
         key = detector_hash(first)
         for analyzer in ("blink", "edges", "spectrum"):
-            scorers[analyzer] = VerdictScorer(memo, first, analyzer, None, key)
-        scorers["fused"] = VerdictScorer(memo, first, None, None, key)
+            scorers[analyzer] = VerdictScorer(memo, first, analyzer, AUDITED_ANALYZERS, key)
+        scorers["fused"] = VerdictScorer(memo, first, None, AUDITED_ANALYZERS, key)
     return scorers

@@ -128,6 +128,7 @@ def _finish(paths: list[Path], outcomes, outputs) -> int:  # noqa: ANN001
         record = result.record
         print(f"{one_line(path)}: {record['verdict']} (P(fake)={record['fake_probability']:.3f}, "
               f"{record['faces']['frames_with_face']}/{record['video']['frames']} frames with a face, "
+              f"{record['faces'].get('frames_judged', 0)} judged, "
               f"{record['timing']['seconds']:.1f} s)", flush=True)
 
     def warn(text: str) -> None:

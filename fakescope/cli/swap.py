@@ -40,6 +40,10 @@ def cmd_swap_render(args: argparse.Namespace) -> int:
     result = render_swap(Path(args.run), Path(args.input), args.to, output_file(args.output, "--output"), opts, progress=not args.quiet)
     print(f"{result.output}: {result.frames} frames ({result.frames_swapped} swapped) at "
           f"{result.frames_per_second:.1f} frames/s, codec {result.codec}, audio {'kept' if result.audio else 'none'}")
+    label = result.label
+    if label:  # every render is labelled (DESIGN "Labelled output"); say how
+        print(f"labelled as AI-generated ({label['method']}): watermark {label['watermark']['payload']} "
+              f"(read-back score {label['watermark']['score']:.1f}), C2PA manifest signed by {label['c2pa']['signer']}")
     return 0
 
 

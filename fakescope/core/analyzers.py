@@ -79,6 +79,13 @@ class Analyzer(Protocol):
         """Frames worth showing in the report (called after finish); [] when it has none."""
         ...
 
+    def file_evidence(self) -> Evidence | None:
+        """Evidence about the whole file rather than a face (content credentials), called after finish.
+
+        The scan adds it to every face track's evidence, and judges a file without faces on it
+        alone; None (the default) for analyzers that judge faces."""
+        ...
+
 
 class AnalyzerBase:
     """Neutral defaults for the optional parts of the Analyzer protocol."""
@@ -95,3 +102,6 @@ class AnalyzerBase:
 
     def key_frames(self) -> list[KeyFrame]:
         return []
+
+    def file_evidence(self) -> Evidence | None:
+        return None

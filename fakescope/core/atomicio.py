@@ -26,13 +26,15 @@ def _file_mode() -> int:
     return 0o666 & ~_UMASK
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int | None = None) -> Path:
+    """``mode``: the file's permissions (e.g. 0o600 for a private key), set before any byte is written;
+    default: what a plain open() would give."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         if hasattr(os, "fchmod"):
-            os.fchmod(fd, _file_mode())
+            os.fchmod(fd, _file_mode() if mode is None else mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

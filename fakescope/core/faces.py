@@ -1,10 +1,25 @@
-"""Face pipeline: detect on a downscaled frame, track with landmarks, align crops.
+"""Face pipeline: detect sparsely, track with landmarks in between, align crops.
 
-Why this shape: dlib's HOG detector dominates the cost and scales with pixel count, while the
-68-point shape predictor costs about a millisecond per face at any resolution. So we detect
-rarely and small (every ``detect_every`` frames on a frame whose long side is ``detect_max_side``),
-and between detections each track's box is predicted from its previous landmarks, which keeps
-landmarks on every frame at full resolution.
+Why this shape: detection dominates the cost and scales with pixel count, while dlib's 68-point
+shape predictor costs about a millisecond per face at any resolution. So we detect rarely and
+track by landmarks: every frame's landmarks come from the shape predictor started from the box the
+previous frame's landmarks predict, at full resolution.
+
+Detection (``PipelineConfig.detector``):
+
+- ``mtcnn`` (default, fakescope.core.facedetect): on the full-resolution frame, so a 40 px face in a
+  1080x1920 phone clip is still 40 px to the detector. A full-frame search runs every
+  ``detect_every_empty`` frames while no face is tracked and every ``scan_every`` frames while faces
+  are (to pick up people who walk in); in between, every ``detect_every`` frames, each track is
+  re-detected only in its own neighbourhood and at its own scale, which costs a few milliseconds.
+  MTCNN also keeps faces turned well past the 30 degrees where HOG gives up.
+- ``hog``: dlib's HOG on the frame downscaled to ``detect_max_side`` (the pipeline before MTCNN;
+  kept for comparisons in benchmarks/faces_in_the_wild.py). A 100 px face in a 1920 px frame is
+  25 px there, below HOG's 80 px window: phone footage loses its faces.
+
+Each observed face carries a confidence (detector score times the agreement of the 68-point fit
+with the detector's five landmarks, lowered while re-detections miss) and so a quality
+(fakescope.core.quality) that tells analyzers whether to judge it.
 """
 
 from __future__ import annotations
@@ -18,6 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fakescope.core.facedetect import Detection, Mtcnn
 from fakescope.core.types import FaceObservation, VideoInfo
 from fakescope.core.video import iter_frames, probe
 
@@ -124,15 +140,67 @@ def align_face(frame_bgr: np.ndarray, landmarks: np.ndarray, size: int = 128, ma
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Defaults measured on 2 cores for 30 fps talking heads (see benchmarks/face_pipeline.py)."""
+    """Defaults measured on 2 cores (benchmarks/faces_in_the_wild.py; benchmarks/face_pipeline.py)."""
 
+    detector: str = "mtcnn"  # "mtcnn" (full resolution) or "hog" (downscaled, the earlier pipeline)
     detect_every: int = 10  # frames between re-detections while tracks are alive
-    detect_every_empty: int = 3  # frames between detections while no face is tracked
-    detect_max_side: int = 480  # long side of the frame the detector sees
-    upsample: int = 0  # dlib HOG upsampling of the downscaled frame
+    detect_every_empty: int = 5  # frames between full-frame detections while no face is tracked
+    scan_every: int = 30  # mtcnn: frames between full-frame detections while faces are tracked
+    confirm_after: int = 3  # mtcnn: frames after a new track's first detection when a second one confirms it
+    detect_max_side: int = 480  # hog: long side of the frame the detector sees
+    upsample: int = 0  # hog: dlib HOG upsampling of the downscaled frame
     min_face: int = 40  # full-resolution pixels; smaller faces are ignored
     max_misses: int = 2  # re-detections a track may miss before it ends
     max_faces: int = 8
+
+    def __post_init__(self) -> None:
+        if self.detector not in ("mtcnn", "hog"):
+            raise ValueError(f"unknown face detector {self.detector!r}; choose mtcnn or hog")
+        if min(self.detect_every, self.detect_every_empty, self.scan_every) < 1:
+            raise ValueError("detection periods must be at least 1 frame")
+
+
+# MTCNN's five landmarks (eye centres, nose tip, mouth corners) expressed in the unit square of the
+# box dlib's shape predictor expects (its HOG detector's box), averaged over frontal frames of the
+# shared talking heads where both detectors found the face. Mapping MTCNN's points onto this gives
+# the predictor the start it was trained with.
+_MTCNN_POINTS_IN_DLIB_BOX = np.array(
+    [[0.2969, 0.2688], [0.7207, 0.2682], [0.5122, 0.5102], [0.3308, 0.7431], [0.6848, 0.7437]])
+_EYES_TO_MOUTH = float(_MTCNN_POINTS_IN_DLIB_BOX[3:, 1].mean() - _MTCNN_POINTS_IN_DLIB_BOX[:2, 1].mean())
+_MTCNN_BOX_PER_DLIB_BOX = 1.3  # MTCNN's square box side / dlib box side on the same face
+AGREEMENT_SCALE = 0.25  # five-point disagreement (in eye distances) at which agreement falls to 1/e
+MISS_CONFIDENCE = 0.6  # confidence factor per missed re-detection
+# A face seen by one detection only is not trusted yet: one-off detections (a hand, a knitted sweater)
+# are the false faces of a full-resolution search. Until a second detection confirms a new track, its
+# confidence is at most this, below the quality gate, so it is tracked but not judged.
+UNCONFIRMED_CONFIDENCE = 0.4
+
+
+def dlib_box_from_points(points5: np.ndarray) -> np.ndarray:
+    """The box dlib's shape predictor expects for a face with these five landmarks. The side comes
+    from the similarity fit of all five points or from the eyes-to-mouth distance, whichever is
+    larger (a turned face narrows the eyes, a face looking down shortens eyes-to-mouth)."""
+    p = np.asarray(points5, np.float64)
+    t = _MTCNN_POINTS_IN_DLIB_BOX
+    m = similarity_transform(t, p)
+    s_fit = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    s_vert = float(np.linalg.norm(p[3:].mean(0) - p[:2].mean(0))) / _EYES_TO_MOUTH
+    side = max(s_fit, s_vert)
+    centre = p.mean(0) - side * (t.mean(0) - 0.5)
+    return np.array([centre[0] - side / 2, centre[1] - side / 2, centre[0] + side / 2, centre[1] + side / 2])
+
+
+def landmark_agreement(landmarks68: np.ndarray, points5: np.ndarray | None) -> float:
+    """exp(-(d / AGREEMENT_SCALE)^2), d the median distance between the 68-point fit's five points and
+    the detector's, in eye distances: 1 when they agree, small when the fit went astray."""
+    if points5 is None:
+        return 1.0
+    p = np.asarray(points5, np.float64)
+    iod = float(np.linalg.norm(p[1] - p[0]))
+    if iod <= 1e-6:
+        return 0.0
+    d = float(np.median(np.linalg.norm(five_points(landmarks68) - p, axis=1))) / iod
+    return float(np.exp(-((d / AGREEMENT_SCALE) ** 2)))
 
 
 @dataclass
@@ -141,6 +209,8 @@ class _Track:
     landmarks: np.ndarray
     rel_box: np.ndarray  # detector box expressed relative to the landmark bounding box
     misses: int = 0
+    confidence: float = 1.0
+    confirmed: bool = True
 
 
 def _lm_bbox(lm: np.ndarray) -> np.ndarray:
@@ -175,8 +245,10 @@ class FaceTracker:
         self._tracks: list[_Track] = []
         self._next_id = 0
         self._since_detect = 10**9
+        self._since_scan = 10**9
+        self._mtcnn = Mtcnn() if self.config.detector == "mtcnn" else None
 
-    def _detect(self, gray: np.ndarray) -> list[np.ndarray]:
+    def _detect_hog(self, gray: np.ndarray) -> list[Detection]:
         cfg = self.config
         h, w = gray.shape[:2]
         scale = min(1.0, cfg.detect_max_side / max(h, w))
@@ -185,7 +257,33 @@ class FaceTracker:
         boxes = [np.array([r.left(), r.top(), r.right(), r.bottom()], np.float64) / scale for r in rects]
         boxes = [b for b in boxes if min(b[2] - b[0], b[3] - b[1]) >= cfg.min_face]
         boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
-        return boxes[: cfg.max_faces]
+        return [Detection(b, 1.0) for b in boxes[: cfg.max_faces]]
+
+    def _detect_mtcnn(self, frame_bgr: np.ndarray, full: bool, predicted: list[np.ndarray]) -> list[Detection]:
+        """Full frame, or each predicted track box's neighbourhood at its own scale; boxes come back
+        as the shape predictor's boxes, the detector's five points kept."""
+        assert self._mtcnn is not None
+        cfg = self.config
+        found: list[Detection] = []
+        if full:
+            found = self._mtcnn.detect(frame_bgr, cfg.min_face)
+        else:
+            for p in predicted:
+                side = max(p[2] - p[0], p[3] - p[1], 1.0)
+                roi = (p[0] - 0.75 * side, p[1] - 0.75 * side, p[2] + 0.75 * side, p[3] + 0.75 * side)
+                mside = side * _MTCNN_BOX_PER_DLIB_BOX
+                found.extend(self._mtcnn.detect(frame_bgr, max(12.0, 0.6 * mside), 1.6 * mside, roi))
+        out = [Detection(dlib_box_from_points(d.points), d.score, d.points) for d in found if d.points is not None]
+        min_side = 0.7 * cfg.min_face / _MTCNN_BOX_PER_DLIB_BOX
+        out = [d for d in out if d.size >= min_side]
+        # the same face found twice (two tracks' neighbourhoods overlap): keep the more confident one
+        out.sort(key=lambda d: -d.score)
+        kept: list[Detection] = []
+        for d in out:
+            if all(_iou(d.box, k.box) < 0.5 for k in kept):
+                kept.append(d)
+        kept.sort(key=lambda d: -(d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
+        return kept[: cfg.max_faces]
 
     @staticmethod
     def _landmarks(gray: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -201,33 +299,51 @@ class FaceTracker:
         h, w = gray.shape[:2]
         period = cfg.detect_every if self._tracks else cfg.detect_every_empty
         self._since_detect += 1
-        detections: list[np.ndarray] | None = None
-        if self._since_detect >= period:
-            detections = self._detect(gray)
-            self._since_detect = 0
+        self._since_scan += 1
 
         # Predict each live track's box from its last landmarks.
         predicted = [_apply_rel(t.rel_box, _lm_bbox(t.landmarks)) for t in self._tracks]
+        detections: list[Detection] | None = None
+        if self._since_detect >= period:
+            if cfg.detector == "hog":
+                detections = self._detect_hog(gray)
+            else:
+                full = not self._tracks or self._since_scan >= cfg.scan_every
+                bgr = frame_bgr if frame_bgr.ndim == 3 else cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2BGR)
+                detections = self._detect_mtcnn(bgr, full, predicted)
+                if full:
+                    self._since_scan = 0
+            self._since_detect = 0
+
         fresh: set[int] = set()
         if detections is not None:
             used: set[int] = set()
             for t, pbox in zip(self._tracks, predicted, strict=True):
                 best, best_iou = -1, 0.3
                 for j, d in enumerate(detections):
-                    if j not in used and (iou := _iou(pbox, d)) > best_iou:
+                    if j not in used and (iou := _iou(pbox, d.box)) > best_iou:
                         best, best_iou = j, iou
                 if best >= 0:
                     used.add(best)
+                    d = detections[best]
                     t.misses = 0
-                    t.landmarks = self._landmarks(gray, detections[best])
-                    t.rel_box = _rel(detections[best], _lm_bbox(t.landmarks))
+                    t.landmarks = self._landmarks(gray, d.box)
+                    t.rel_box = _rel(d.box, _lm_bbox(t.landmarks))
+                    t.confidence = d.score * landmark_agreement(t.landmarks, d.points)
+                    t.confirmed = True
                     fresh.add(t.track_id)
                 else:
-                    t.misses += 1
+                    t.misses += 1 if t.confirmed else cfg.max_misses  # a one-off detection ends here
+                    t.confidence *= MISS_CONFIDENCE
             for j, d in enumerate(detections):
                 if j not in used and len(self._tracks) < cfg.max_faces:
-                    lm = self._landmarks(gray, d)
-                    self._tracks.append(_Track(self._next_id, lm, _rel(d, _lm_bbox(lm))))
+                    lm = self._landmarks(gray, d.box)
+                    conf = d.score * landmark_agreement(lm, d.points)
+                    confirmed = cfg.detector == "hog"  # hog: the earlier pipeline, unchanged
+                    self._tracks.append(_Track(self._next_id, lm, _rel(d.box, _lm_bbox(lm)), confidence=conf,
+                                               confirmed=confirmed))
+                    if not confirmed:  # look again soon
+                        self._since_detect = max(self._since_detect, cfg.detect_every - cfg.confirm_after)
                     fresh.add(self._next_id)
                     self._next_id += 1
             self._tracks = [t for t in self._tracks if t.misses < cfg.max_misses]
@@ -244,9 +360,12 @@ class FaceTracker:
                 continue  # track drifted away: drop it, the next detection may restart it
             alive.append(t)
             ib = (int(max(0, box[0])), int(max(0, box[1])), int(min(w, box[2])), int(min(h, box[3])))
-            out.append(FaceObservation(frame_index, timestamp, t.track_id, ib, t.landmarks.copy()))
+            out.append(FaceObservation(frame_index, timestamp, t.track_id, ib, t.landmarks.copy(),
+                                       round(float(t.confidence if t.confirmed else
+                                                   min(t.confidence, UNCONFIRMED_CONFIDENCE)), 4)))
         if len(alive) < len(self._tracks):
             self._since_detect = 10**9  # lost a track: detect on the next frame
+            self._since_scan = 10**9
         self._tracks = alive
         return out
 

@@ -7,9 +7,12 @@ after the fact by another analyzer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
+
+from fakescope.core.quality import FaceQuality, face_quality
 
 Status = Literal["ok", "insufficient"]
 Label = Literal["real", "fake", "inconclusive"]
@@ -30,7 +33,7 @@ class VideoInfo:
     width: int
     height: int
     duration_s: float
-    rotation: int = 0
+    rotation: int = 0  # display rotation in degrees as ffprobe reports it (display matrix, -180 <= r < 180)
     variable_frame_rate: bool = False
 
     def as_json(self) -> dict[str, Any]:
@@ -40,23 +43,33 @@ class VideoInfo:
             "width": int(self.width),
             "height": int(self.height),
             "duration_s": float(self.duration_s),
+            "rotation": int(self.rotation),
         }
 
 
 @dataclass(frozen=True)
 class FaceObservation:
-    """One face in one frame: landmarks are in full-resolution frame pixels (68 x 2, dlib order)."""
+    """One face in one frame: landmarks are in full-resolution frame pixels (68 x 2, dlib order).
+
+    ``confidence``: the tracker's confidence in the landmarks (fakescope.core.quality); ``quality``
+    says whether analyzers may judge this face, and if not, why.
+    """
 
     frame_index: int
     timestamp: float
     track_id: int
     box: tuple[int, int, int, int]  # x0, y0, x1, y1
     landmarks: np.ndarray = field(repr=False)
+    confidence: float = 1.0
 
     @property
     def size(self) -> float:
         x0, y0, x1, y1 = self.box
         return float(max(x1 - x0, y1 - y0))
+
+    @cached_property
+    def quality(self) -> FaceQuality:
+        return face_quality(self.landmarks, self.size, self.confidence)
 
 
 @dataclass(frozen=True)

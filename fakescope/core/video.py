@@ -2,8 +2,9 @@
 
 Frames are yielded one at a time so memory stays flat however long the video is. Timestamps
 come from the container (presentation times), not from ``index / fps``, so variable-frame-rate
-phone videos keep their real timing. OpenCV's FFmpeg backend applies rotation metadata itself;
-we record the rotation it reported so the report can say the frames were turned.
+phone videos keep their real timing. OpenCV's FFmpeg backend applies rotation metadata itself (the
+frames come out as a player shows them, so a portrait phone clip is decoded upright); we record the
+rotation in ffprobe's convention so the report can say the frames were turned.
 """
 
 from __future__ import annotations
@@ -96,6 +97,14 @@ def _open(path: Path) -> cv2.VideoCapture:
     return cap
 
 
+def ffprobe_rotation(opencv_orientation: float) -> int:
+    """The display rotation as ``ffprobe -show_streams`` prints it (the display matrix's rotation,
+    counter-clockwise degrees in [-180, 180)) from OpenCV's CAP_PROP_ORIENTATION_META, which reports the
+    same angle clockwise in [0, 360): a clip tagged ``rotate=90`` is 90 in ffprobe and 270 in OpenCV."""
+    r = -round(float(opencv_orientation)) % 360
+    return r - 360 if r >= 180 else r
+
+
 def probe(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> VideoInfo:
     """Read the header and the first frame; raise UnusableInputError if the file is not a usable video.
 
@@ -111,7 +120,7 @@ def probe(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> V
             raise UnusableInputError(str(p), "contains no decodable video frames (corrupt or truncated)")
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        rotation = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
+        rotation = ffprobe_rotation(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)
         h, w = frame.shape[:2]
     finally:
         cap.release()

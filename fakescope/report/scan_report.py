@@ -29,6 +29,11 @@ EXPLAIN = {
              "consistent pulse.",
     "provenance": "Compares the video with a registry of authentic originals: a match with a changed face is strong "
                   "evidence of manipulation.",
+    "credentials": "Reads the file's Content Credentials (a signed C2PA manifest saying which camera or tool made it) "
+                   "and looks for the invisible watermark fakescope puts in every fake it makes. A valid manifest "
+                   "declaring AI generation, or our watermark, is strong evidence of a fake; a trusted camera "
+                   "manifest points to a real video; a manifest changed after signing is reported as invalid; "
+                   "most videos carry neither, which says nothing either way.",
 }
 
 
@@ -62,7 +67,34 @@ def status_text(name: str, a: dict[str, Any]) -> str:
                  + (f"the face differs from the original in {changed}" if changed else "the face matches the original"))
     elif name == "pulse":
         extra = f" (pulse {a['bpm']:.0f} bpm)" if a.get("bpm") is not None else " (no consistent pulse found)"
+    elif name == "credentials" and a.get("reason"):
+        extra = f": {a['reason']}"
     return f"{lean}{extra}"
+
+
+def credentials_rows(a: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the Content Credentials section shows, in plain words (also used by UIs)."""
+    c, wm = a.get("c2pa"), a.get("watermark") or {}
+    if c is None:
+        rows = [{"item": "C2PA manifest", "value": "none found"}]
+    else:
+        state = ("valid, trusted signer" if c.get("trusted") else "valid signature, untrusted signer") if c.get("valid") \
+            else "INVALID (changed after signing, or damaged)"
+        rows = [{"item": "C2PA manifest", "value": state},
+                {"item": "signer", "value": c.get("signer") or "unknown"},
+                {"item": "claim generator", "value": c.get("claim_generator") or "unknown"},
+                {"item": "declares AI-generated or synthetic content", "value": "yes" if c.get("ai_generated") else "no"},
+                {"item": "digital source type", "value": ", ".join(c.get("digital_source_types") or []) or "not declared"}]
+        if c.get("camera_capture"):
+            rows.append({"item": "declares a camera capture", "value": "yes"})
+        if (own := c.get("fakescope")) and own.get("method"):
+            rows.append({"item": "made by fakescope", "value": f"method {own['method']}"})
+        if c.get("errors"):
+            rows.append({"item": "validation failures", "value": "; ".join(c["errors"])})
+    found = bool(wm.get("found"))
+    rows.append({"item": "fakescope watermark", "value": (f"found: {wm.get('payload')}" if found else "not found")
+                 + (f" (score {wm['score']:.1f}, threshold {wm.get('threshold', 0):.1f})" if "score" in wm else "")})
+    return rows
 
 
 def _video_section(rec: dict[str, Any], key_frames: Sequence[KeyFrame]) -> Any:
@@ -99,6 +131,9 @@ def _video_section(rec: dict[str, Any], key_frames: Sequence[KeyFrame]) -> Any:
                             "Pulse signal of each skin region and its spectrum: a real face beats in step everywhere."))
     if figs:
         parts.append(H.figures(*figs))
+    if "credentials" in an:
+        parts.append(H.section("Content credentials", H.table(credentials_rows(an["credentials"])),
+                               H.paragraph(EXPLAIN["credentials"], cls="note")))
     if key_frames:
         kf = []
         for k in key_frames:

@@ -20,6 +20,7 @@ ANALYZER_FACTORIES: dict[str, str] = {
     "spectrum": "forensics.spectrum:make_analyzer",
     "pulse": "forensics.pulse:make_analyzer",
     "provenance": "fakescope.provenance.analyzer:make_analyzer",
+    "credentials": "fakescope.provenance.credentials:make_analyzer",
 }
 
 

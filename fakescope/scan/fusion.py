@@ -10,6 +10,11 @@ Without a fitted model, the fallback is the reliability-weighted mean of the ``o
 Provenance is not part of either: no test set holds registered originals to fit it on, and a
 match is near-proof either way. Its logit is added to the fused logit with the documented weight
 ``PROVENANCE_WEIGHT`` (an unmatched video is ``insufficient`` and changes nothing).
+Content credentials (fakescope.provenance.credentials) are added the same way with
+``CREDENTIALS_WEIGHT``: a valid manifest declaring AI generation or our watermark (score 0.99)
+adds 3 x 4.6 logits, enough to turn a detector that is 99.99% sure of "real" into "fake"; a trusted
+camera-capture manifest (0.1) subtracts 6.6. No manifest and no watermark is ``insufficient``
+and leaves the probability exactly as it was.
 
 The probability is labelled ``fake`` at or above ``FAKE_THRESHOLD``, ``real`` at or below
 ``REAL_THRESHOLD`` and ``inconclusive`` in between.
@@ -28,6 +33,9 @@ from fakescope.core.types import FAKE_THRESHOLD, REAL_THRESHOLD, Evidence, Verdi
 
 DEFAULT_WEIGHTS = {"detector": 3.0, "edges": 1.5, "spectrum": 1.0, "blink": 0.5, "pulse": 0.5}
 PROVENANCE_WEIGHT = 2.0  # a changed-face match (0.85+) outweighs a confident "real" from the other analyzers
+CREDENTIALS_WEIGHT = 3.0  # a declared or watermarked fake is one even when every other analyzer says "real"
+# Added to the fused logit with their weights, never part of the fitted model (no test set can fit them).
+OVERRIDES = {"provenance": PROVENANCE_WEIGHT, "credentials": CREDENTIALS_WEIGHT}
 _CLIP = 1e-4
 
 
@@ -81,8 +89,8 @@ def weighed_analyzers(model: FusionModel | None = None) -> frozenset[str]:
     """Analyzers whose ``ok`` evidence moves the fused probability (reports say which ones count)."""
     fitted = model or load_fusion()
     if fitted is None:
-        return frozenset({*DEFAULT_WEIGHTS, "provenance"})
-    return frozenset({a for a, c in zip(fitted.analyzers, fitted.coef, strict=True) if c > 0} | {"provenance"})
+        return frozenset({*DEFAULT_WEIGHTS, *OVERRIDES})
+    return frozenset({a for a, c in zip(fitted.analyzers, fitted.coef, strict=True) if c > 0} | set(OVERRIDES))
 
 
 def label_for(p: float) -> str:
@@ -98,8 +106,8 @@ def fuse(evidence: Sequence[Evidence], model: FusionModel | None = None) -> Verd
     ok = [e for e in evidence if e.status == "ok"]
     if not ok:
         return Verdict("inconclusive", 0.5, tuple(evidence), reason="every analyzer reported insufficient evidence")
-    provenance = [e for e in ok if e.analyzer == "provenance"]
-    ok = [e for e in ok if e.analyzer != "provenance"]
+    overrides = {e.analyzer: e for e in ok if e.analyzer in OVERRIDES}
+    ok = [e for e in ok if e.analyzer not in OVERRIDES]
     fitted = model or load_fusion()
     if not ok:
         p = 0.5
@@ -108,8 +116,8 @@ def fuse(evidence: Sequence[Evidence], model: FusionModel | None = None) -> Verd
     else:
         weights = [DEFAULT_WEIGHTS.get(e.analyzer, 1.0) for e in ok]
         p = sum(w * e.score for w, e in zip(weights, ok, strict=True)) / sum(weights)
-    if provenance:
-        z = _logit(p) + PROVENANCE_WEIGHT * _logit(provenance[0].score)
+    if overrides:
+        z = _logit(p) + sum(OVERRIDES[name] * _logit(e.score) for name, e in sorted(overrides.items()))
         p = 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
     label = label_for(p)
     reason = "" if label != "inconclusive" else f"fused probability {p:.2f} lies between {REAL_THRESHOLD} and {FAKE_THRESHOLD}"

@@ -18,14 +18,16 @@ from fakescope.core.types import Evidence, KeyFrame, Verdict
 from fakescope.core.video import DEFAULT_MAX_BYTES, FrameStats, iter_frames, probe
 from fakescope.scan.analyzers import build_analyzers
 from fakescope.scan.fusion import fuse, weighed_analyzers
+from fakescope.scan.judged import JudgedFrames
 
-DESIGN_ANALYZERS = ("detector", "blink", "edges", "pulse", "provenance")
+DESIGN_ANALYZERS = ("detector", "blink", "edges", "pulse", "credentials", "provenance")
 # The keys DESIGN.md lists per analyzer, filled in when an analyzer had nothing to say (e.g. no face).
 EMPTY_DETAILS: dict[str, dict[str, Any]] = {
     "detector": {"per_frame": []},
     "blink": {"blinks": 0, "rate_per_min": None, "events": [], "ear": []},
     "edges": {"per_frame": []},
     "pulse": {"bpm": None},
+    "credentials": {"c2pa": None, "watermark": {"found": False, "payload": None}},
     "provenance": {"match": None},
 }
 PROGRESS_EVERY = 10  # frames between progress_callback calls
@@ -47,7 +49,8 @@ def naive_config(detector: str = "default") -> ScanConfig:
     """The way older reference detectors work: full-resolution HOG (upsample 1) on every frame and
     the CNN on every frame. Kept for benchmarks, to show what the defaults save."""
     return ScanConfig(detector=detector, progress=False, detector_every=1,
-                      pipeline=PipelineConfig(detect_every=1, detect_every_empty=1, detect_max_side=100_000, upsample=1))
+                      pipeline=PipelineConfig(detector="hog", detect_every=1, detect_every_empty=1,
+                                              detect_max_side=100_000, upsample=1))
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: li
     stats = FrameStats()
     frames_with_face = 0
     track_frames: dict[int, int] = {}
+    judged = JudgedFrames()  # frames each track's face could be judged in (fakescope.scan.judged)
     bar = _progress(info.frames, config.progress, p.name)
     try:
         for index, ts, frame in iter_frames(p, info):
@@ -107,6 +111,7 @@ def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: li
                 frames_with_face += 1
                 for f in faces:
                     track_frames[f.track_id] = track_frames.get(f.track_id, 0) + 1
+                judged.add(faces)
             crops.reset(index, frame)
             for a in analyzers:
                 if faces or a.needs.faceless_frames:
@@ -129,13 +134,21 @@ def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: li
             track_evidence.setdefault(tid, []).append(ev)
         models.update(a.model_hashes)
     key_frames: list[KeyFrame] = [k for a in analyzers for k in a.key_frames()]
+    # Evidence about the file (content credentials) belongs to every face, and is all a faceless file has.
+    file_evidence = [ev for a in analyzers if (ev := a.file_evidence()) is not None]
+    for evs in track_evidence.values():
+        evs.extend(file_evidence)
     per_track = {tid: fuse(evs) for tid, evs in track_evidence.items()}
     if per_track:
         chosen = max(per_track, key=lambda t: (per_track[t].label != "inconclusive", per_track[t].fake_probability))
         verdict = Verdict(per_track[chosen].label, per_track[chosen].fake_probability,
                           tuple(track_evidence[chosen]), chosen, per_track[chosen].reason)
+    elif any(ev.status == "ok" for ev in file_evidence):
+        by_file = fuse(file_evidence)
+        verdict = Verdict(by_file.label, by_file.fake_probability, tuple(file_evidence), None,
+                          "no face was found in any frame; the verdict rests on the file's content credentials")
     else:
-        verdict = Verdict("inconclusive", 0.5, (), None, "no face was found in any frame")
+        verdict = Verdict("inconclusive", 0.5, tuple(file_evidence), None, "no face was found in any frame")
 
     by_name = {ev.analyzer: ev for ev in verdict.evidence}
     analyzers_json: dict[str, Any] = {}
@@ -156,14 +169,16 @@ def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: li
         "verdict": verdict.label,
         "fake_probability": round(float(verdict.fake_probability), 6),
         "video": info.as_json(),
-        "faces": {"frames_with_face": frames_with_face, "tracks": len(track_frames)},
+        "faces": judged.faces_json(info.frames, frames_with_face, len(track_frames), verdict.track_id),
         "analyzers": analyzers_json,
         "timing": {"seconds": round(seconds, 3), "frames_per_second": round(stats.frames / max(seconds, 1e-9), 2)},
         "versions": {"fakescope": __version__, "models": models},
         "selected_track": verdict.track_id,
         "tracks": [
             {"track_id": tid, "frames": track_frames.get(tid, 0), "verdict": v.label,
-             "fake_probability": round(float(v.fake_probability), 6)}
+             "fake_probability": round(float(v.fake_probability), 6), **judged.track_json(tid),
+             "analyzers": {ev.analyzer: {"score": round(float(ev.score), 6), "status": ev.status}
+                           for ev in track_evidence[tid]}}
             for tid, v in sorted(per_track.items())
         ],
         "reason": verdict.reason,

@@ -151,7 +151,8 @@ def test_detector_weights_are_read_once_and_analyzers_match_the_cli(monkeypatch:
     cached_detector.clear()
     real = detector.io.load_model
     calls: list[str] = []
-    monkeypatch.setattr(detector.io, "load_model", lambda name="default": calls.append(str(name)) or real(name))
+    monkeypatch.setattr(detector.io, "load_model",
+                        lambda name="default", **kw: calls.append(str(name)) or real(name, **kw))
     cfg = ScanConfig(progress=False)
     first, skipped = scan_analyzers(cfg)
     second, _ = scan_analyzers(cfg)

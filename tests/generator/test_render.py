@@ -74,3 +74,25 @@ def test_render_rejects_unknown_identity_and_bad_output(tiny_run: Path, tmp_path
         render_swap(tiny_run, CLIP, "bob", tmp_path / "x.avi", progress=False)
     with pytest.raises(ValueError, match="no checkpoint"):
         SwapEngine(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_rendered_swap_is_labelled_and_a_scan_calls_it_fake(tiny_run: Path, tmp_path: Path) -> None:
+    """DESIGN "Labelled output": the manifest is valid and declares AI generation, the watermark reads back,
+    and the full default scan calls the render fake whatever the (untrained) swap looks like."""
+    from fakescope.provenance.credentials import read_content_credentials
+    from fakescope.scan.pipeline import ScanConfig, scan_video
+
+    out = tmp_path / "swapped.mp4"
+    res = render_swap(tiny_run, CLIP, "bob", out, progress=False)
+    assert res.label["method"] in ("ae_swap", "ae_gan_swap")
+    assert res.label["watermark"]["found"] and res.label["watermark"]["payload"] == f"fakescope:{res.label['method']}"
+    info, _ = read_content_credentials(out)
+    assert info is not None and info["valid"] and info["ai_generated"]
+    assert info["digital_source_types"] == ["trainedAlgorithmicMedia"]
+    assert info["fakescope"]["method"] == res.label["method"] and info["fakescope"]["params"]["to"] == "bob"
+    rec = scan_video(out, ScanConfig(progress=False)).record
+    cred = rec["analyzers"]["credentials"]
+    assert cred["status"] == "ok" and cred["c2pa"]["valid"] and cred["c2pa"]["ai_generated"]
+    assert cred["watermark"]["found"] and cred["watermark"]["payload"] == res.label["watermark"]["payload"]
+    assert rec["verdict"] == "fake"

@@ -74,6 +74,32 @@ def test_same_seed_same_hashes_and_resume(built: tuple[Path, list[Path]]) -> Non
     assert item.stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
+def test_fakes_carry_manifest_and_watermark_and_reals_neither(built: tuple[Path, list[Path]]) -> None:
+    import json
+
+    from fakescope.provenance.credentials import read_content_credentials
+    from generator.labels import read_file
+
+    tmp, _ = built
+    rows = read_manifest(tmp / "a")
+    assert {r["label"] for r in rows} == {"real", "fake"}
+    for r in rows:
+        path = tmp / "a" / r["path"]
+        info, _ = read_content_credentials(path)
+        mark = read_file(path)
+        params = json.loads(r["params"])
+        if r["label"] == "real":
+            assert info is None and not mark.found and "label" not in params
+            continue
+        assert info is not None and info["valid"] and info["ai_generated"]
+        assert info["fakescope"]["method"] == r["method"]
+        assert info["fakescope"]["params"]["perturb"] == params["perturb"]  # the manifest declares every knob
+        assert mark.found and mark.payload == f"fakescope:{r['method']}"
+        assert params["label"]["content_sha256"] == info["fakescope"]["content_sha256"]
+        assert params["label"]["watermark"] == mark.payload
+
+
 def test_splits_are_identity_disjoint() -> None:
     ids = [f"person{i}" for i in range(20)]
     splits = assign_splits(ids, seed=0, fractions=(0.6, 0.2, 0.2))

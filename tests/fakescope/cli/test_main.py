@@ -57,7 +57,9 @@ def test_no_face_video_is_inconclusive(no_face_video: Path, tmp_path: Path) -> N
     assert main(["scan", str(no_face_video), "--json", str(out), "--quiet"]) == 0
     rec = json.loads(out.read_text())
     assert rec["verdict"] == "inconclusive"
-    assert rec["faces"] == {"frames_with_face": 0, "tracks": 0}
+    assert {k: rec["faces"][k] for k in ("frames_with_face", "frames_judged", "tracks")} == \
+        {"frames_with_face": 0, "frames_judged": 0, "tracks": 0}
+    assert rec["faces"]["not_judged"]["not_found"] == rec["video"]["frames"]
     assert all(a["status"] == "insufficient" for a in rec["analyzers"].values())
     an = rec["analyzers"]  # DESIGN.md's keys are there even with nothing to report
     assert an["pulse"]["bpm"] is None and an["blink"]["rate_per_min"] is None and an["blink"]["events"] == []

@@ -4,8 +4,17 @@ import cv2
 import numpy as np
 import pytest
 
-from fakescope.core.faces import FacePipeline, FaceTracker, align_face, hull_mask, similarity_transform
+from fakescope.core.faces import (
+    UNCONFIRMED_CONFIDENCE,
+    FacePipeline,
+    FaceTracker,
+    PipelineConfig,
+    align_face,
+    hull_mask,
+    similarity_transform,
+)
 from fakescope.core.video import iter_frames
+from tests.conftest import FIXTURES
 
 
 def test_similarity_transform_recovers_known_transform() -> None:
@@ -81,3 +90,41 @@ def test_hull_mask_is_convex_hull() -> None:
     lm = np.array([[10, 10], [50, 10], [50, 50], [10, 50], [30, 30]] * 14)[:68].astype(float)
     m = hull_mask(lm, (64, 64))
     assert m[30, 30] == 1.0 and m[5, 5] == 0.0
+
+
+def test_a_small_face_in_a_portrait_clip_is_found_and_judged() -> None:
+    """540x960 portrait, face about 64 px: the earlier pipeline (HOG on the frame downscaled to 480 px,
+    where the face is 32 px) found nothing; full-resolution MTCNN finds it on every frame."""
+    path = FIXTURES / "portrait_small_face.mp4"
+    seen = [faces for *_, faces in FacePipeline().run(path)]
+    assert len(seen) == 12 and all(len(f) == 1 for f in seen)
+    assert {f[0].track_id for f in seen} == {0}
+    assert all(55 <= f[0].size <= 75 for f in seen)
+    # judged once a second detection (3 frames later) confirms the track
+    assert [f[0].quality.usable for f in seen] == [False] * 3 + [True] * 9
+    old = PipelineConfig(detector="hog", detect_every_empty=3, detect_max_side=480)
+    assert not any(faces for *_, faces in FacePipeline(old).run(path))
+
+
+def test_display_rotation_gives_upright_landmarks() -> None:
+    """The same clip stored landscape with rotate=90: the face is found upright, where the plain clip has it."""
+    plain = [f[0].landmarks for *_, f in FacePipeline().run(FIXTURES / "portrait_small_face.mp4")]
+    turned = [f[0].landmarks for *_, f in FacePipeline().run(FIXTURES / "portrait_small_face_rot90.mp4")]
+    assert len(turned) == len(plain) == 12
+    for a, b in zip(turned, plain, strict=True):
+        assert a[36:48, 1].mean() < a[48:68, 1].mean()  # eyes above the mouth
+        assert np.median(np.linalg.norm(a - b, axis=1)) < 3.0
+
+
+def test_a_track_carries_the_detectors_confidence(talking_head: Path) -> None:
+    faces = [f for _, (*_, fs) in zip(range(30), FacePipeline().run(talking_head), strict=False) for f in fs]
+    assert len(faces) == 30 and all(0.8 < f.confidence <= 1.0 for f in faces[3:])
+    assert all(f.confidence <= UNCONFIRMED_CONFIDENCE for f in faces[:3])  # until a second detection
+
+
+def test_the_earlier_hog_pipeline_stays_available(talking_head: Path) -> None:
+    cfg = PipelineConfig(detector="hog")
+    seen = [faces for i, (*_, faces) in zip(range(40), FacePipeline(cfg).run(talking_head), strict=False)]
+    assert all(len(f) == 1 and f[0].confidence == 1.0 for f in seen)
+    with pytest.raises(ValueError, match="unknown face detector"):
+        PipelineConfig(detector="cnn")

@@ -8,6 +8,7 @@ its scores probabilities, and hands the report typed key frames.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -75,6 +76,16 @@ def test_no_face_is_insufficient_at_one_half(analyzer: Analyzer) -> None:
     assert analyzer.key_frames() == [] or all(k.analyzer == analyzer.name for k in analyzer.key_frames())
 
 
+def test_file_evidence_is_none_or_neutral_without_credentials(analyzer: Analyzer, face: tuple[np.ndarray, np.ndarray]) -> None:
+    """Evidence about the whole file (content credentials) follows the same rules: nothing found, no opinion."""
+    blank = np.full((SIZE, SIZE, 3), 90, np.uint8)
+    for frames in ([(blank, []) for _ in range(FRAMES)], _face_frames(face)):
+        _drive(analyzer, frames)
+        ev = analyzer.file_evidence()
+        assert ev is None or (isinstance(ev, Evidence) and (ev.analyzer, ev.status, ev.score) ==
+                              (analyzer.name, "insufficient", 0.5))
+
+
 def test_a_face_gets_a_probability_and_typed_key_frames(analyzer: Analyzer, face: tuple[np.ndarray, np.ndarray]) -> None:
     evidence = _drive(analyzer, _face_frames(face))
     for track, ev in evidence.items():
@@ -93,3 +104,13 @@ def test_start_resets_per_video_state(analyzer: Analyzer, face: tuple[np.ndarray
     _drive(analyzer, _face_frames(face))
     blank = np.full((SIZE, SIZE, 3), 90, np.uint8)
     assert all(ev.status == "insufficient" for ev in _drive(analyzer, [(blank, []) for _ in range(FRAMES)]).values())
+
+
+def test_a_face_it_cannot_judge_is_never_scored(analyzer: Analyzer, face: tuple[np.ndarray, np.ndarray]) -> None:
+    """Faces below the quality gate (fakescope.core.quality: too small, turned, unsure landmarks) are
+    tracked, but no analyzer may score them: no evidence for the track, or insufficient at 0.5."""
+    unsure = [(frame, [replace(f, confidence=0.1) for f in faces]) for frame, faces in _face_frames(face)]
+    assert not unsure[0][1][0].quality.usable
+    for ev in _drive(analyzer, unsure).values():
+        assert (ev.status, ev.score) == ("insufficient", 0.5), ev
+        assert not ev.details.get("per_frame") and not ev.details.get("ear")

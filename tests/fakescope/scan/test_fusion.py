@@ -79,7 +79,7 @@ def test_reports_can_tell_which_analyzers_the_verdict_weighs() -> None:
     from fakescope.scan.fusion import weighed_analyzers
 
     model = FusionModel(("detector", "edges", "blink"), (0.0, 1.0, 0.5), 0.0, {})
-    assert weighed_analyzers(model) == {"edges", "blink", "provenance"}
+    assert weighed_analyzers(model) == {"edges", "blink", "provenance", "credentials"}
     # a zero-weight analyzer's confidence does not move the verdict
     a = fuse([Evidence("detector", 0.99, "ok"), Evidence("edges", 0.3, "ok")], model).fake_probability
     b = fuse([Evidence("detector", 0.01, "ok"), Evidence("edges", 0.3, "ok")], model).fake_probability
@@ -94,4 +94,28 @@ def test_the_shipped_fusion_model_is_found_and_used() -> None:
     assert fusion_path().is_file() and model is not None
     assert "detector" in model.analyzers
     assert weighed_analyzers() == frozenset(
-        {a for a, c in zip(model.analyzers, model.coef, strict=True) if c > 0} | {"provenance"})
+        {a for a, c in zip(model.analyzers, model.coef, strict=True) if c > 0} | {"provenance", "credentials"})
+
+
+def _credentials(score: float, status: str = "ok") -> Evidence:
+    return Evidence("credentials", score, status, {"c2pa": None, "watermark": {"found": status == "ok", "payload": None}})
+
+
+@pytest.mark.parametrize("model", [MODEL, None])
+def test_a_file_without_credentials_keeps_its_fused_probability_exactly(model: FusionModel | None) -> None:
+    """No manifest and no watermark (insufficient at 0.5) must leave every verdict exactly as it was."""
+    for base in ([Evidence("detector", 0.2, "ok"), Evidence("edges", 0.4, "ok")], [Evidence("detector", 0.8, "ok")],
+                 [Evidence("detector", 0.5, "insufficient")]):
+        without = fuse(base, model)
+        with_neutral = fuse([*base, _credentials(0.5, "insufficient")], model)
+        assert with_neutral.fake_probability == without.fake_probability and with_neutral.label == without.label
+
+
+@pytest.mark.parametrize("model", [MODEL, None])
+def test_declared_or_watermarked_fakes_are_fake_even_against_a_confident_detector(model: FusionModel | None) -> None:
+    confident_real = [Evidence("detector", 0.0001, "ok"), Evidence("edges", 0.01, "ok"), Evidence("blink", 0.01, "ok")]
+    assert fuse(confident_real, model).label == "real"
+    assert fuse([*confident_real, _credentials(0.99)], model).label == "fake"
+    assert fuse([_credentials(0.99)], model).label == "fake"  # nothing else to go on (e.g. no face)
+    # a trusted camera-capture manifest pulls towards real
+    assert fuse([Evidence("detector", 0.7, "ok"), _credentials(0.1)], model).fake_probability < 0.35
