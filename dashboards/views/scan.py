@@ -135,6 +135,21 @@ def verdict_card(record: dict[str, Any]) -> None:
         st.markdown("**Why**\n\n" + "\n".join(f"- {r}" for r in reasons(record)))
 
 
+def credentials_panel(rec: dict[str, Any]) -> None:
+    """Content Credentials as the HTML report shows them (same rows); every value is plain text."""
+    from fakescope.report.scan_report import EXPLAIN, credentials_rows
+
+    a = rec.get("analyzers", {}).get("credentials")
+    if not a:
+        return
+    with st.expander("Content credentials (C2PA manifest and fakescope watermark)",
+                     expanded=a.get("status") == "ok"):
+        st.caption(plain(EXPLAIN.get("credentials", "")))
+        st.table([{k: str(v) for k, v in row.items()} for row in credentials_rows(a)])
+        if a.get("status") == "ok" and rec.get("selected_track") is None:
+            st.text("No face was judged: the verdict rests on the file's content credentials.")
+
+
 def show(view: ScanView) -> None:
     rec = view.record
     verdict_card(rec)
@@ -146,6 +161,7 @@ def show(view: ScanView) -> None:
     c2.download_button("Download the HTML report", view.report_html, file_name=f"{stem}.fakescope.html",
                        mime="text/html")
     c3.caption(f"Case #{view.case_id} in the case log; report kept at {plain(view.report_path)}")
+    credentials_panel(rec)
     for png, caption in view.figures:
         st.image(png, caption=caption)
     if view.key_frames:

@@ -134,6 +134,8 @@ def test_dashboard_shows_what_scan_video_computes(dash_env: Path) -> None:
     assert at.metric[0].value == f"{direct.record['fake_probability']:.3f}"
     assert f"[{direct.record['verdict'].upper()}]" in next(m.value for m in at.markdown if "Verdict:" in m.value)
     assert direct.record["skipped_analyzers"] == list_json(at)["skipped_analyzers"]
+    shown = " ".join(tb.value.to_string() for tb in at.table)  # the Content Credentials panel, as in the report
+    assert "C2PA manifest" in shown and "none found" in shown and "not found" in shown
 
 
 def list_json(at: AppTest) -> dict:
