@@ -83,6 +83,7 @@ def test_a_newline_in_a_file_name_stays_on_one_line(tmp_path: Path, capsys: pyte
 # ----------------------------------------------------------------------------- the case log
 
 
+@pytest.mark.slow
 def test_a_case_log_that_is_not_a_database_costs_a_warning_not_the_batch(
         tmp_path: Path, talking_head: Path, no_face_video: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "cases.db"
@@ -136,6 +137,7 @@ def fake_scan(path: str | Path, config: ScanConfig) -> Outcome:
     return str(path), None, f"scanned {name}", False
 
 
+@pytest.mark.slow
 def test_a_video_that_kills_its_worker_is_retried_alone_then_reported_and_the_rest_go_on(tmp_path: Path) -> None:
     paths = [tmp_path / f"v{i}.mp4" for i in range(6)]
     paths.insert(2, tmp_path / "killer.mp4")
