@@ -2,9 +2,10 @@
 
     python benchmarks/face_pipeline.py [--data ../shared/data] [--clip PATH_TO_720P]
 
-Ours: HOG detection on a downscaled frame every few frames, landmark tracking in between,
-68 landmarks on every frame at full resolution. Naive: full-resolution HOG detection with
-upsample 1 on every frame, then landmarks.
+Ours: the default pipeline (fakescope.core.faces.PipelineConfig: MTCNN at full resolution, sparse,
+landmark tracking in between, 68 landmarks on every frame at full resolution; until issue 24 it was
+HOG on a frame downscaled to 480 px). Naive: full-resolution HOG detection with upsample 1 on every
+frame, then landmarks. Small faces and phone footage: benchmarks/faces_in_the_wild.py.
 """
 
 from __future__ import annotations

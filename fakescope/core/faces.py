@@ -174,6 +174,11 @@ MISS_CONFIDENCE = 0.6  # confidence factor per missed re-detection
 # are the false faces of a full-resolution search. Until a second detection confirms a new track, its
 # confidence is at most this, below the quality gate, so it is tracked but not judged.
 UNCONFIRMED_CONFIDENCE = 0.4
+# Between detections the 68-point fit can slide off a strongly turned face onto the background, its
+# box growing a little every frame. When the landmark box's size leaves [1/DRIFT_RATIO, DRIFT_RATIO]
+# of its size at the last detection, the last landmarks are kept, held below the quality gate like
+# an unconfirmed track's, and the face is re-detected on the next frame.
+DRIFT_RATIO = 1.5
 
 
 def dlib_box_from_points(points5: np.ndarray) -> np.ndarray:
@@ -211,6 +216,12 @@ class _Track:
     misses: int = 0
     confidence: float = 1.0
     confirmed: bool = True
+    ref_size: float = 0.0  # longer side of the landmark box at the last detection
+    drifting: bool = False
+
+
+def _side(lm: np.ndarray) -> float:
+    return float(np.max(lm.max(0) - lm.min(0)))
 
 
 def _lm_bbox(lm: np.ndarray) -> np.ndarray:
@@ -331,6 +342,7 @@ class FaceTracker:
                     t.rel_box = _rel(d.box, _lm_bbox(t.landmarks))
                     t.confidence = d.score * landmark_agreement(t.landmarks, d.points)
                     t.confirmed = True
+                    t.ref_size, t.drifting = _side(t.landmarks), False
                     fresh.add(t.track_id)
                 else:
                     t.misses += 1 if t.confirmed else cfg.max_misses  # a one-off detection ends here
@@ -341,7 +353,7 @@ class FaceTracker:
                     conf = d.score * landmark_agreement(lm, d.points)
                     confirmed = cfg.detector == "hog"  # hog: the earlier pipeline, unchanged
                     self._tracks.append(_Track(self._next_id, lm, _rel(d.box, _lm_bbox(lm)), confidence=conf,
-                                               confirmed=confirmed))
+                                               confirmed=confirmed, ref_size=_side(lm)))
                     if not confirmed:  # look again soon
                         self._since_detect = max(self._since_detect, cfg.detect_every - cfg.confirm_after)
                     fresh.add(self._next_id)
@@ -352,7 +364,13 @@ class FaceTracker:
         alive: list[_Track] = []
         for t in self._tracks:
             if t.track_id not in fresh:
-                t.landmarks = self._landmarks(gray, _apply_rel(t.rel_box, _lm_bbox(t.landmarks)))
+                lm = self._landmarks(gray, _apply_rel(t.rel_box, _lm_bbox(t.landmarks)))
+                ratio = _side(lm) / t.ref_size if t.ref_size > 0 else 1.0
+                if cfg.detector == "mtcnn" and not 1 / DRIFT_RATIO <= ratio <= DRIFT_RATIO:
+                    t.drifting = True
+                    self._since_detect = 10**9
+                else:
+                    t.landmarks = lm
             box = _lm_bbox(t.landmarks)
             bw, bh = box[2] - box[0], box[3] - box[1]
             inside = box[2] > 0 and box[3] > 0 and box[0] < w and box[1] < h
@@ -361,7 +379,7 @@ class FaceTracker:
             alive.append(t)
             ib = (int(max(0, box[0])), int(max(0, box[1])), int(min(w, box[2])), int(min(h, box[3])))
             out.append(FaceObservation(frame_index, timestamp, t.track_id, ib, t.landmarks.copy(),
-                                       round(float(t.confidence if t.confirmed else
+                                       round(float(t.confidence if t.confirmed and not t.drifting else
                                                    min(t.confidence, UNCONFIRMED_CONFIDENCE)), 4)))
         if len(alive) < len(self._tracks):
             self._since_detect = 10**9  # lost a track: detect on the next frame

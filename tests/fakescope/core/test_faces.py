@@ -128,3 +128,23 @@ def test_the_earlier_hog_pipeline_stays_available(talking_head: Path) -> None:
     assert all(len(f) == 1 and f[0].confidence == 1.0 for f in seen)
     with pytest.raises(ValueError, match="unknown face detector"):
         PipelineConfig(detector="cnn")
+
+
+def test_landmarks_sliding_off_the_face_are_not_trusted(talking_head: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between detections the fit can slide off a turned face, its box growing: the last good landmarks
+    are kept, held below the quality gate, and the face is re-detected on the next frame."""
+    frames = [f for i, _, f in iter_frames(talking_head) if i < 6]
+    tracker = FaceTracker()
+    for i in range(5):  # detected at frame 0, confirmed by the re-detection at frame 3
+        (good,) = tracker.process(i, i / 30, frames[i])
+    assert good.quality.usable
+    fit = FaceTracker._landmarks
+
+    def sliding(gray: np.ndarray, box: np.ndarray) -> np.ndarray:
+        lm = fit(gray, box)
+        return (lm - lm.mean(0)) * 1.8 + lm.mean(0)
+
+    monkeypatch.setattr(FaceTracker, "_landmarks", staticmethod(sliding))
+    (obs,) = tracker.process(5, 5 / 30, frames[5])
+    assert obs.confidence <= UNCONFIRMED_CONFIDENCE and obs.quality.reason == "low_confidence"
+    np.testing.assert_allclose(obs.landmarks, good.landmarks)
