@@ -32,11 +32,16 @@ def group(sub: argparse._SubParsersAction, name: str, help_text: str) -> argpars
                                                               parser_class=Parser)
 
 
-def _nearest_existing(p: Path) -> Path:
-    anc = p
+def _writable_from(p: Path, start: Path, flag: str) -> Path:
+    """``p`` if the nearest existing folder at or above ``start`` is a folder this process can write in."""
+    anc = start
     while not anc.exists() and anc != anc.parent:
         anc = anc.parent
-    return anc
+    if not anc.is_dir():
+        raise ValueError(f"{p}: {anc} is a file, not a folder ({flag})")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise ValueError(f"{p}: cannot write in {anc}: permission denied ({flag})")
+    return p
 
 
 def output_file(value: str | os.PathLike[str], flag: str) -> Path:
@@ -47,12 +52,7 @@ def output_file(value: str | os.PathLike[str], flag: str) -> Path:
     p = Path(value)
     if p.is_dir():
         raise ValueError(f"{p}: is a directory; {flag} needs a file name")
-    anc = _nearest_existing(p.parent if str(p.parent) else Path("."))
-    if not anc.is_dir():
-        raise ValueError(f"{p}: {anc} is a file, not a folder ({flag})")
-    if not os.access(anc, os.W_OK | os.X_OK):
-        raise ValueError(f"{p}: cannot write in {anc}: permission denied ({flag})")
-    return p
+    return _writable_from(p, p.parent if str(p.parent) else Path("."), flag)
 
 
 def output_dir(value: str | os.PathLike[str], flag: str) -> Path:
@@ -60,9 +60,4 @@ def output_dir(value: str | os.PathLike[str], flag: str) -> Path:
     p = Path(value)
     if p.exists() and not p.is_dir():
         raise ValueError(f"{p}: exists and is not a folder; {flag} needs a folder")
-    anc = _nearest_existing(p)
-    if not anc.is_dir():
-        raise ValueError(f"{p}: {anc} is a file, not a folder ({flag})")
-    if not os.access(anc, os.W_OK | os.X_OK):
-        raise ValueError(f"{p}: cannot write in {anc}: permission denied ({flag})")
-    return p
+    return _writable_from(p, p, flag)

@@ -95,6 +95,8 @@ def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: li
         analyzers, skipped = build_analyzers(config, list(config.analyzers) if config.analyzers else None)
     for a in analyzers:
         a.start(info)
+    # read once per scan, not per frame: the analyzers that also want frames without a face
+    every_frame = [a for a in analyzers if a.needs.faceless_frames]
 
     tracker = FaceTracker(config.pipeline)
     crops = CropCache()
@@ -113,9 +115,8 @@ def scan_video(path: str | Path, config: ScanConfig | None = None, analyzers: li
                     track_frames[f.track_id] = track_frames.get(f.track_id, 0) + 1
                 judged.add(faces)
             crops.reset(index, frame)
-            for a in analyzers:
-                if faces or a.needs.faceless_frames:
-                    a.update(index, ts, frame, faces, crops)
+            for a in (analyzers if faces else every_frame):
+                a.update(index, ts, frame, faces, crops)
             bar.update(1)
             if progress_callback is not None and stats.frames % PROGRESS_EVERY == 0:
                 progress_callback(stats.frames, info.frames)
