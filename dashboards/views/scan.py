@@ -173,6 +173,11 @@ def show(view: ScanView) -> None:
     st.caption(f"{v['width']}x{v['height']}, {v['frames']} frames, {v['fps']:.2f} fps, {v['duration_s']:.1f} s; "
                f"{f['frames_with_face']} frames with a face in {f['tracks']} track(s); scanned in "
                f"{rec['timing']['seconds']:.1f} s. sha256 {plain(rec['sha256'])}")
+    if len(rec.get("tracks", [])) > 1:
+        from fakescope.report.scan_report import track_rows
+
+        with st.expander(f"Every face ({len(rec['tracks'])} tracks; > marks the one the verdict rests on)"):
+            st.dataframe([{k: str(v) for k, v in row.items()} for row in track_rows(rec)], hide_index=True)
     with st.expander("Verdict JSON"):
         st.json(rec, expanded=False)
 

@@ -97,6 +97,21 @@ def credentials_rows(a: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def track_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per face track of a verdict record (also used by UIs): every person is shown, not only the chosen one."""
+    chosen = rec.get("selected_track")
+    rows = []
+    for t in rec.get("tracks", []):
+        not_judged = ", ".join(f"{k} {v}" for k, v in (t.get("not_judged") or {}).items() if v)
+        scores = ", ".join(f"{n} {a['score']:.2f}" for n, a in sorted(t.get("analyzers", {}).items())
+                           if a.get("status") == "ok")
+        rows.append({"track": t["track_id"], "verdict": ("> " if t["track_id"] == chosen else "") + t["verdict"],
+                     "P(fake)": float(t["fake_probability"]), "frames": t["frames"],
+                     "frames judged": t.get("frames_judged"), "not judged": not_judged or "-",
+                     "analyzer scores": scores or "-"})
+    return rows
+
+
 def _video_section(rec: dict[str, Any], key_frames: Sequence[KeyFrame]) -> Any:
     from fakescope.report.plots import ear_curve, pulse_plot, timeline
 
@@ -143,6 +158,11 @@ def _video_section(rec: dict[str, Any], key_frames: Sequence[KeyFrame]) -> Any:
                 kf.append(H.image(_png(k.overlay), f"heatmap frame {k.frame_index}",
                                   f"{k.analyzer} heatmap of frame {k.frame_index}: warm colours drove the score."))
         parts.append(H.section("Key frames", H.figures(*kf)))
+    if rec.get("tracks"):
+        parts.append(H.section("Faces", H.table(track_rows(rec)),
+                               H.paragraph("Every face track is judged on its own; the verdict is the track that "
+                                           "points most clearly to a fake. Frames not judged had a face too small, too "
+                                           "turned or too uncertain to score.", cls="note")))
     v, f = rec["video"], rec["faces"]
     facts = [
         {"item": "file", "value": rec["file"]}, {"item": "sha256", "value": rec["sha256"]},

@@ -61,3 +61,21 @@ def test_report_shows_content_credentials_in_plain_words(tmp_path: Path) -> None
     assert "INVALID" in html and "assertion.hashedURI.mismatch" in html and "not found" in html
     none = {"score": 0.5, "status": "insufficient", "c2pa": None, "watermark": {"found": False, "payload": None}}
     assert "none found" in write_scan_report([_record(none)], tmp_path / "c.html").read_text()
+
+
+def test_report_shows_every_face_track_not_only_the_judged_one(tmp_path: Path) -> None:
+    from fakescope.report.scan_report import write_scan_report
+
+    rec = _record({"score": 0.5, "status": "insufficient", "c2pa": None, "watermark": {"found": False, "payload": None}})
+    rec["faces"]["tracks"] = 2
+    rec["selected_track"] = 7
+    rec["tracks"] = [
+        {"track_id": 3, "frames": 30, "verdict": "real", "fake_probability": 0.08, "frames_judged": 25,
+         "not_judged": {"too_small": 5, "turned": 0}, "analyzers": {"detector": {"score": 0.1, "status": "ok"}}},
+        {"track_id": 7, "frames": 28, "verdict": "fake", "fake_probability": 0.93, "frames_judged": 20,
+         "not_judged": {"turned": 8}, "analyzers": {"detector": {"score": 0.91, "status": "ok"}}},
+    ]
+    html = write_scan_report([rec], tmp_path / "t.html").read_text()
+    faces = html[html.index("<h2>Faces</h2>"):]
+    assert "&gt; fake" in faces and "real" in faces  # the chosen track is marked, the other one is listed
+    assert "too_small 5" in faces and "turned 8" in faces and "detector 0.91" in faces and "detector 0.10" in faces
