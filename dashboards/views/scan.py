@@ -67,20 +67,10 @@ def reasons(record: dict[str, Any]) -> list[str]:
 
 
 def figures(record: dict[str, Any]) -> list[tuple[bytes, str]]:
-    """The report's timeline and EAR figures (fakescope.report.plots, same series and labels)."""
-    from fakescope.report.plots import ear_curve, timeline
+    """The report's figures (fakescope.report.scan_report.evidence_figures: same plots and captions)."""
+    from fakescope.report.scan_report import evidence_figures
 
-    an = record.get("analyzers", {})
-    fps = float(record["video"]["fps"]) or None
-    out: list[tuple[bytes, str]] = []
-    series = {n: an[n]["per_frame"] for n in ("detector", "edges") if n in an and an[n].get("per_frame")}
-    if series:
-        out.append((timeline(series, fps=fps, title="Per-frame scores"),
-                    "Detector and edge scores over time: sustained high values mark manipulated stretches."))
-    if "blink" in an and an["blink"].get("ear"):
-        out.append((ear_curve(an["blink"]["ear"], an["blink"].get("events", []), fps=fps),
-                    "Eye openness per frame; shaded spans are detected blinks."))
-    return out
+    return [(png, caption) for png, _, caption in evidence_figures(record)]
 
 
 def key_frame_images(result: Any) -> list[tuple[Any, str]]:

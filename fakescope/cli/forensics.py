@@ -1,7 +1,8 @@
-"""`fakescope forensics train edges|spectrum|pulse`: fit the forensic analyzers' small models.
+"""`fakescope forensics train edges|spectrum|pulse|avsync`: fit the forensic analyzers' small models.
 
 Each command calls one library function (forensics.train_edges.fit_edges_model,
-forensics.train_spectrum.fit_spectrum_model, forensics.train_pulse.fit_pulse_model), imported only
+forensics.train_spectrum.fit_spectrum_model, forensics.train_pulse.fit_pulse_model,
+forensics.train_avsync.fit_avsync_model), imported only
 when the command runs, and prints its one summary line. A model file is written only when its
 training succeeded.
 """
@@ -63,6 +64,21 @@ def cmd_forensics_train_pulse(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_forensics_train_avsync(args: argparse.Namespace) -> int:
+    from forensics.train_avsync import WEIGHTS, fit_avsync_model
+
+    def on_clip(path: Path, what: str) -> None:
+        print(f"{path.name:45s} {what}", flush=True)
+
+    out = output_file(args.out or WEIGHTS, "--out")
+    t0 = time.perf_counter()
+    m = fit_avsync_model(args.real, args.cache, out, args.C, args.seed, on_clip=on_clip)
+    print(f"avsync model -> {out}: leave-one-clip-out AUC {m['cv_auc_swapped']:.3f} vs swapped audio, "
+          f"{m['cv_auc_shifted']:.3f} vs shifted audio ({m['clips']} clips, {m['n_swapped']} swapped and "
+          f"{m['n_shifted']} shifted pairings; {time.perf_counter() - t0:.0f} s)")
+    return EXIT_OK
+
+
 def _add_faces_options(p: argparse.ArgumentParser, model: str) -> None:
     p.add_argument("--data", type=Path, default=None, metavar="DIR",
                    help="real videos and face photos to collect faces from (default: ../shared/data beside the "
@@ -97,3 +113,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     tp.add_argument("--C", type=float, default=0.3, metavar="F", help="inverse L2 strength (default 0.3)")
     tp.add_argument("--seed", type=int, default=0, metavar="N")
     tp.set_defaults(func=cmd_forensics_train_pulse)
+    ta = train.add_parser("avsync", help="audio-visual sync model: real clips vs the same clips with other clips' "
+                                         "or shifted audio")
+    ta.add_argument("--real", nargs="+", required=True, metavar="VIDEO_OR_DIR",
+                    help="real talking clips with speech on their audio track, or folders of them")
+    ta.add_argument("--cache", type=Path, default=None, metavar="NPZ",
+                    help="npz cache of the clips' mouth tracks (by content hash): an interrupted run resumes")
+    ta.add_argument("--out", type=Path, default=None, metavar="JSON",
+                    help="where to write the model (default: the shipped forensics/weights/avsync.json)")
+    ta.add_argument("--C", type=float, default=0.3, metavar="F", help="inverse L2 strength (default 0.3)")
+    ta.add_argument("--seed", type=int, default=0, metavar="N")
+    ta.set_defaults(func=cmd_forensics_train_avsync)

@@ -292,3 +292,37 @@ def pulse_plot(signals: Mapping[str, Any], spectra: Mapping[str, Any], bpm: floa
         axes[0, 1].legend(fontsize=7, loc="upper right")
     fig.suptitle(title + (f": pulse {bpm:.0f} bpm" if bpm is not None else ": no consistent pulse found"))
     return _finish(fig, path)
+
+
+def avsync_plot(curves: Mapping[str, Sequence[float]], lag_curve: Sequence[tuple[float, float]],
+                lag_ms: float | None, disagreeing: Sequence[Sequence[float]] = (),
+                plausible_s: tuple[float, float] | None = None, path: PathLike | None = None,
+                title: str = "Mouth and speech") -> Path | bytes:
+    """Mouth opening and speech loudness over time (left; windows that disagree shaded) and their
+    correlation at every lag (right; the best lag marked, the range a genuine clip falls in shaded),
+    so a reader sees whether the mouth moves with the words and how far the sound is shifted."""
+    fig, axes = _figure(10.0, 3.2, 1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
+    ax, axl = axes[0, 0], axes[0, 1]
+    t = np.asarray(curves.get("t", []), np.float64)
+    for key, label, color in (("mouth", "mouth opening", "tab:red"), ("audio", "speech loudness", "tab:blue")):
+        y = np.asarray(curves.get(key, []), np.float64)
+        if len(y) and len(y) == len(t):
+            ax.plot(t, (y - y.mean()) / (y.std() or 1.0), lw=1.0, color=color, label=label)
+    for k, (a, b) in enumerate(disagreeing):
+        ax.axvspan(a, b, color="tab:orange", alpha=0.25, label="disagreeing window" if k == 0 else None)
+    ax.set(xlabel="time (s)", ylabel="standardised", title="mouth vs speech")
+    ax.set_yticks([])
+    ax.legend(fontsize=8, loc="upper right")
+    ax.grid(alpha=0.3)
+    if len(lag_curve):
+        arr = np.asarray(lag_curve, np.float64).reshape(-1, 2)
+        axl.plot(arr[:, 0] * 1000.0, arr[:, 1], lw=1.2, color="k")
+    if plausible_s is not None:
+        axl.axvspan(plausible_s[0] * 1000.0, plausible_s[1] * 1000.0, color="0.88", zorder=0, label="genuine range")
+    if lag_ms is not None:
+        axl.axvline(lag_ms, color="tab:red", ls="--", lw=1, label=f"best lag {lag_ms:+.0f} ms")
+    axl.set(xlabel="sound after mouth (ms)", ylabel="correlation", title="correlation by lag")
+    axl.legend(fontsize=7, loc="lower right")
+    axl.grid(alpha=0.3)
+    fig.suptitle(title)
+    return _finish(fig, path)

@@ -29,6 +29,12 @@ EXPLAIN = {
              "consistent pulse.",
     "provenance": "Compares the video with a registry of authentic originals: a match with a changed face is strong "
                   "evidence of manipulation.",
+    "avsync": "Compares the mouth's opening with the loudness of the speech on the audio track. On genuine footage they "
+              "move together with the sound at most a few hundred ms late; replaced or shifted audio (a 'cheapfake' "
+              "that keeps real footage) breaks that. Good sync is no evidence of a real face (a face swap keeps the "
+              "audio), so only poor sync moves the verdict.",
+    "temporal": "Looks at the face over time: identity that drifts, landmarks that jitter without head motion, and "
+                "a face or mouth that flickers more than the rest of the picture, as frame-by-frame generators leave.",
     "credentials": "Reads the file's Content Credentials (a signed C2PA manifest saying which camera or tool made it) "
                    "and looks for the invisible watermark fakescope puts in every fake it makes. A valid manifest "
                    "declaring AI generation, or our watermark, is strong evidence of a fake; a trusted camera "
@@ -67,6 +73,10 @@ def status_text(name: str, a: dict[str, Any]) -> str:
                  + (f"the face differs from the original in {changed}" if changed else "the face matches the original"))
     elif name == "pulse":
         extra = f" (pulse {a['bpm']:.0f} bpm)" if a.get("bpm") is not None else " (no consistent pulse found)"
+    elif name == "avsync" and a.get("lag_ms") is not None:
+        extra = (f" (best lag {a['lag_ms']:+.0f} ms, correlation {a['correlation']:.2f}"
+                 + (f", {len(a['disagreeing_windows'])} stretch(es) where mouth and speech disagree)"
+                    if a.get("disagreeing_windows") else ")"))
     elif name == "credentials" and a.get("reason"):
         extra = f": {a['reason']}"
     return f"{lean}{extra}"
@@ -112,11 +122,36 @@ def track_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _video_section(rec: dict[str, Any], key_frames: Sequence[KeyFrame]) -> Any:
-    from fakescope.report.plots import ear_curve, pulse_plot, timeline
+def evidence_figures(rec: dict[str, Any]) -> list[tuple[bytes, str, str]]:
+    """(PNG, alt text, caption) of every plot a verdict record supports, for the report and the dashboard."""
+    from fakescope.report.plots import avsync_plot, ear_curve, pulse_plot, timeline
 
     an = rec.get("analyzers", {})
     fps = float(rec["video"]["fps"]) or None
+    out: list[tuple[bytes, str, str]] = []
+    series = {n: an[n]["per_frame"] for n in ("detector", "edges", "temporal") if n in an and an[n].get("per_frame")}
+    if series:
+        out.append((timeline(series, fps=fps, title="Per-frame scores"), "per-frame scores",
+                    "Scores over time: sustained high values mark manipulated stretches."))
+    if "blink" in an and an["blink"].get("ear"):
+        out.append((ear_curve(an["blink"]["ear"], an["blink"].get("events", []), fps=fps), "eye aspect ratio",
+                    "Eye openness per frame; shaded spans are detected blinks."))
+    if "pulse" in an and an["pulse"].get("signals"):
+        p = an["pulse"]
+        out.append((pulse_plot(p["signals"], p.get("spectra", {}), p.get("bpm")), "skin colour pulse",
+                    "Pulse signal of each skin region and its spectrum: a real face beats in step everywhere."))
+    if "avsync" in an and an["avsync"].get("curves", {}).get("t"):
+        a = an["avsync"]
+        plausible = a.get("plausible_lag_ms")
+        out.append((avsync_plot(a["curves"], a.get("lag_curve", []), a.get("lag_ms"), a.get("disagreeing_windows", []),
+                                (plausible[0] / 1000.0, plausible[1] / 1000.0) if plausible else None),
+                    "mouth and speech", "Mouth opening against the loudness of the speech: on a genuine clip they "
+                    "rise and fall together, with the sound at most a few hundred ms after the mouth."))
+    return out
+
+
+def _video_section(rec: dict[str, Any], key_frames: Sequence[KeyFrame]) -> Any:
+    an = rec.get("analyzers", {})
     label = rec["verdict"]
     colour = {"fake": "#a00", "real": "#070", "inconclusive": "#a60"}[label]
     parts: list[Any] = [
@@ -132,18 +167,7 @@ def _video_section(rec: dict[str, Any], key_frames: Sequence[KeyFrame]) -> Any:
                      "in the verdict": "yes" if name in counted else "no", "reading": status_text(name, a),
                      "what it measures": EXPLAIN.get(name, "")})
     parts.append(H.table(rows))
-    series = {n: an[n]["per_frame"] for n in ("detector", "edges") if n in an and an[n].get("per_frame")}
-    figs = []
-    if series:
-        figs.append(H.image(timeline(series, fps=fps, title="Per-frame scores"), "per-frame scores",
-                            "Detector and edge scores over time: sustained high values mark manipulated stretches."))
-    if "blink" in an and an["blink"].get("ear"):
-        figs.append(H.image(ear_curve(an["blink"]["ear"], an["blink"].get("events", []), fps=fps),
-                            "eye aspect ratio", "Eye openness per frame; shaded spans are detected blinks."))
-    if "pulse" in an and an["pulse"].get("signals"):
-        p = an["pulse"]
-        figs.append(H.image(pulse_plot(p["signals"], p.get("spectra", {}), p.get("bpm")), "skin colour pulse",
-                            "Pulse signal of each skin region and its spectrum: a real face beats in step everywhere."))
+    figs = [H.image(png, alt, caption) for png, alt, caption in evidence_figures(rec)]
     if figs:
         parts.append(H.figures(*figs))
     if "credentials" in an:

@@ -15,6 +15,9 @@ Content credentials (fakescope.provenance.credentials) are added the same way wi
 adds 3 x 4.6 logits, enough to turn a detector that is 99.99% sure of "real" into "fake"; a trusted
 camera-capture manifest (0.1) subtracts 6.6. No manifest and no watermark is ``insufficient``
 and leaves the probability exactly as it was.
+Audio-visual sync (forensics.avsync) is added with ``AVSYNC_WEIGHT`` only when it points to a fake:
+mouth and speech in step is what a face swap that keeps its audio also shows, so it must not
+count for "real"; replaced or shifted audio adds up to 1 x 4.6 logits.
 
 The probability is labelled ``fake`` at or above ``FAKE_THRESHOLD``, ``real`` at or below
 ``REAL_THRESHOLD`` and ``inconclusive`` in between.
@@ -34,8 +37,12 @@ from fakescope.core.types import FAKE_THRESHOLD, REAL_THRESHOLD, Evidence, Verdi
 DEFAULT_WEIGHTS = {"detector": 3.0, "edges": 1.5, "spectrum": 1.0, "blink": 0.5, "pulse": 0.5}
 PROVENANCE_WEIGHT = 2.0  # a changed-face match (0.85+) outweighs a confident "real" from the other analyzers
 CREDENTIALS_WEIGHT = 3.0  # a declared or watermarked fake is one even when every other analyzer says "real"
+AVSYNC_WEIGHT = 1.0  # only ever towards fake: see ONE_SIDED
 # Added to the fused logit with their weights, never part of the fitted model (no test set can fit them).
 OVERRIDES = {"provenance": PROVENANCE_WEIGHT, "credentials": CREDENTIALS_WEIGHT}
+# Added like OVERRIDES but only when they point to a fake (logit > 0): audio in sync with the mouth
+# says nothing about the face (a face swap keeps its audio), audio out of sync says the clip was changed.
+ONE_SIDED = {"avsync": AVSYNC_WEIGHT}
 _CLIP = 1e-4
 
 
@@ -89,8 +96,9 @@ def weighed_analyzers(model: FusionModel | None = None) -> frozenset[str]:
     """Analyzers whose ``ok`` evidence moves the fused probability (reports say which ones count)."""
     fitted = model or load_fusion()
     if fitted is None:
-        return frozenset({*DEFAULT_WEIGHTS, *OVERRIDES})
-    return frozenset({a for a, c in zip(fitted.analyzers, fitted.coef, strict=True) if c > 0} | set(OVERRIDES))
+        return frozenset({*DEFAULT_WEIGHTS, *OVERRIDES, *ONE_SIDED})
+    return frozenset({a for a, c in zip(fitted.analyzers, fitted.coef, strict=True) if c > 0} | set(OVERRIDES)
+                     | set(ONE_SIDED))
 
 
 def label_for(p: float) -> str:
@@ -107,7 +115,8 @@ def fuse(evidence: Sequence[Evidence], model: FusionModel | None = None) -> Verd
     if not ok:
         return Verdict("inconclusive", 0.5, tuple(evidence), reason="every analyzer reported insufficient evidence")
     overrides = {e.analyzer: e for e in ok if e.analyzer in OVERRIDES}
-    ok = [e for e in ok if e.analyzer not in OVERRIDES]
+    one_sided = {e.analyzer: e for e in ok if e.analyzer in ONE_SIDED}
+    ok = [e for e in ok if e.analyzer not in OVERRIDES and e.analyzer not in ONE_SIDED]
     fitted = model or load_fusion()
     if not ok:
         p = 0.5
@@ -116,8 +125,9 @@ def fuse(evidence: Sequence[Evidence], model: FusionModel | None = None) -> Verd
     else:
         weights = [DEFAULT_WEIGHTS.get(e.analyzer, 1.0) for e in ok]
         p = sum(w * e.score for w, e in zip(weights, ok, strict=True)) / sum(weights)
-    if overrides:
-        z = _logit(p) + sum(OVERRIDES[name] * _logit(e.score) for name, e in sorted(overrides.items()))
+    if overrides or one_sided:
+        z = (_logit(p) + sum(OVERRIDES[name] * _logit(e.score) for name, e in sorted(overrides.items()))
+             + sum(ONE_SIDED[name] * max(0.0, _logit(e.score)) for name, e in sorted(one_sided.items())))
         p = 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
     label = label_for(p)
     reason = "" if label != "inconclusive" else f"fused probability {p:.2f} lies between {REAL_THRESHOLD} and {FAKE_THRESHOLD}"

@@ -20,13 +20,15 @@ from fakescope.scan.analyzers import build_analyzers
 from fakescope.scan.fusion import fuse, weighed_analyzers
 from fakescope.scan.judged import JudgedFrames
 
-DESIGN_ANALYZERS = ("detector", "blink", "edges", "pulse", "credentials", "provenance")
+DESIGN_ANALYZERS = ("detector", "blink", "edges", "pulse", "temporal", "avsync", "credentials", "provenance")
 # The keys DESIGN.md lists per analyzer, filled in when an analyzer had nothing to say (e.g. no face).
 EMPTY_DETAILS: dict[str, dict[str, Any]] = {
     "detector": {"per_frame": []},
     "blink": {"blinks": 0, "rate_per_min": None, "events": [], "ear": []},
     "edges": {"per_frame": []},
     "pulse": {"bpm": None},
+    "temporal": {"per_frame": []},
+    "avsync": {"lag_ms": None, "correlation": None, "disagreeing_windows": []},
     "credentials": {"c2pa": None, "watermark": {"found": False, "payload": None}},
     "provenance": {"match": None},
 }

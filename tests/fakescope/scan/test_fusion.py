@@ -79,7 +79,7 @@ def test_reports_can_tell_which_analyzers_the_verdict_weighs() -> None:
     from fakescope.scan.fusion import weighed_analyzers
 
     model = FusionModel(("detector", "edges", "blink"), (0.0, 1.0, 0.5), 0.0, {})
-    assert weighed_analyzers(model) == {"edges", "blink", "provenance", "credentials"}
+    assert weighed_analyzers(model) == {"edges", "blink", "provenance", "credentials", "avsync"}
     # a zero-weight analyzer's confidence does not move the verdict
     a = fuse([Evidence("detector", 0.99, "ok"), Evidence("edges", 0.3, "ok")], model).fake_probability
     b = fuse([Evidence("detector", 0.01, "ok"), Evidence("edges", 0.3, "ok")], model).fake_probability
@@ -94,7 +94,7 @@ def test_the_shipped_fusion_model_is_found_and_used() -> None:
     assert fusion_path().is_file() and model is not None
     assert "detector" in model.analyzers
     assert weighed_analyzers() == frozenset(
-        {a for a, c in zip(model.analyzers, model.coef, strict=True) if c > 0} | {"provenance", "credentials"})
+        {a for a, c in zip(model.analyzers, model.coef, strict=True) if c > 0} | {"provenance", "credentials", "avsync"})
 
 
 def _credentials(score: float, status: str = "ok") -> Evidence:
@@ -119,3 +119,17 @@ def test_declared_or_watermarked_fakes_are_fake_even_against_a_confident_detecto
     assert fuse([_credentials(0.99)], model).label == "fake"  # nothing else to go on (e.g. no face)
     # a trusted camera-capture manifest pulls towards real
     assert fuse([Evidence("detector", 0.7, "ok"), _credentials(0.1)], model).fake_probability < 0.35
+
+
+def test_audio_out_of_sync_can_only_push_a_verdict_towards_fake() -> None:
+    from fakescope.core.types import Evidence
+    from fakescope.scan.fusion import FusionModel, fuse
+
+    model = FusionModel(("detector",), (1.0,), 0.0, {})
+    detector = Evidence("detector", 0.2, "ok", {})
+    alone = fuse([detector], model).fake_probability
+    in_sync = fuse([detector, Evidence("avsync", 0.05, "ok", {})], model).fake_probability
+    out_of_sync = fuse([detector, Evidence("avsync", 0.95, "ok", {})], model).fake_probability
+    unjudged = fuse([detector, Evidence("avsync", 0.95, "insufficient", {})], model).fake_probability
+    assert in_sync == alone == unjudged  # good sync is no evidence of a real face; no audio changes nothing
+    assert out_of_sync > alone + 0.3

@@ -87,3 +87,18 @@ def test_every_track_is_reported_with_its_evidence(talking_head: Path, tmp_path:
         assert t["frames_judged"] >= 40 and set(t["analyzers"]) == {"detector", "blink"}
         assert t["analyzers"]["detector"]["status"] in ("ok", "insufficient")
     assert rec["selected_track"] in {t["track_id"] for t in rec["tracks"]}
+
+
+@pytest.mark.slow
+def test_speech_clip_gets_an_audio_visual_sync_verdict_and_its_plot(tmp_path: Path) -> None:
+    from fakescope.report.scan_report import write_scan_report
+
+    result = scan_video(FIXTURES / "speech_head.mp4", ScanConfig(progress=False))
+    av = result.record["analyzers"]["avsync"]
+    assert av["status"] == "ok" and {"score", "lag_ms", "correlation", "disagreeing_windows"} <= av.keys()
+    assert abs(av["lag_ms"]) <= 150
+    html = write_scan_report([result], tmp_path / "r.html").read_text()
+    assert 'alt="mouth and speech"' in html and "best lag" in html
+    silent = scan_video(FIXTURES / "talking_head.mp4", ScanConfig(progress=False, analyzers=("avsync",))).record
+    assert silent["analyzers"]["avsync"]["status"] == "insufficient"
+    assert silent["analyzers"]["avsync"]["lag_ms"] is None
