@@ -1,8 +1,8 @@
-"""`fakescope forensics train edges|spectrum|pulse|avsync`: fit the forensic analyzers' small models.
+"""`fakescope forensics train edges|spectrum|pulse|avsync|temporal`: fit the forensic analyzers' small models.
 
 Each command calls one library function (forensics.train_edges.fit_edges_model,
 forensics.train_spectrum.fit_spectrum_model, forensics.train_pulse.fit_pulse_model,
-forensics.train_avsync.fit_avsync_model), imported only
+forensics.train_avsync.fit_avsync_model, forensics.train_temporal.fit_temporal_model), imported only
 when the command runs, and prints its one summary line. A model file is written only when its
 training succeeded.
 """
@@ -79,6 +79,27 @@ def cmd_forensics_train_avsync(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_forensics_train_temporal(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from forensics.train_temporal import WEIGHTS, fit_temporal_model
+
+    out = output_file(args.out or WEIGHTS, "--out")
+    t0 = time.perf_counter()
+    with tqdm(desc="temporal features", unit="video") as bar:
+        def on_item(done: int, total: int, name: str) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        m = fit_temporal_model(args.data, args.cache, out, args.C, on_item=on_item)
+    per = ", ".join(f"{k} {v:.3f}" for k, v in m["per_method"].items())
+    lomo = ", ".join(f"{k} {v:.3f}" for k, v in m["leave_one_method_out"].items())
+    print(f"temporal model -> {out}: held-out AUC {m['heldout_auc']:.3f} ({m['n_heldout']} videos of "
+          f"{m['identities_heldout']} identities never trained on); per method: {per}; "
+          f"leave-one-method-out: {lomo} ({time.perf_counter() - t0:.0f} s)")
+    return EXIT_OK
+
+
 def _add_faces_options(p: argparse.ArgumentParser, model: str) -> None:
     p.add_argument("--data", type=Path, default=None, metavar="DIR",
                    help="real videos and face photos to collect faces from (default: ../shared/data beside the "
@@ -124,3 +145,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ta.add_argument("--C", type=float, default=0.3, metavar="F", help="inverse L2 strength (default 0.3)")
     ta.add_argument("--seed", type=int, default=0, metavar="N")
     ta.set_defaults(func=cmd_forensics_train_avsync)
+    tt = train.add_parser("temporal", help="temporal model: test-set fakes vs reals over time (train split only)")
+    tt.add_argument("--data", nargs="+", required=True, type=Path, metavar="TESTSET_DIR",
+                    help="test sets made by `fakescope testset build` (their identity-disjoint splits are kept)")
+    tt.add_argument("--cache", type=Path, default=None, metavar="JSON",
+                    help="JSON cache of per-video features (by content hash): an interrupted run resumes")
+    tt.add_argument("--out", type=Path, default=None, metavar="JSON",
+                    help="where to write the model (default: the shipped forensics/weights/temporal.json)")
+    tt.add_argument("--C", type=float, default=0.3, metavar="F", help="inverse L2 strength (default 0.3)")
+    tt.set_defaults(func=cmd_forensics_train_temporal)

@@ -19,6 +19,7 @@ ANALYZER_FACTORIES: dict[str, str] = {
     "edges": "forensics.edges:make_analyzer",
     "spectrum": "forensics.spectrum:make_analyzer",
     "pulse": "forensics.pulse:make_analyzer",
+    "temporal": "forensics.temporal:make_analyzer",
     "avsync": "forensics.avsync:make_analyzer",
     "provenance": "fakescope.provenance.analyzer:make_analyzer",
     "credentials": "fakescope.provenance.credentials:make_analyzer",
