@@ -1,4 +1,4 @@
-"""Pasting a swapped face crop back into its frame.
+"""Pasting a changed face back into its frame, and the blending variety of the test set's fakes.
 
 Why erode then feather: the landmark hull hugs the jaw line, where the decoded face is least
 reliable and any misalignment shows as a hard edge. Eroding first pulls the seam inside the
@@ -6,6 +6,12 @@ face, feathering then spreads the transition over several pixels so no edge rema
 done in crop space, in fractions of the crop size, so the result is resolution independent.
 Only the face's bounding box of the frame is warped and blended: at 512x512 that is about a
 third of the pixels.
+
+Blending variety (:func:`sample_blend_params`): every face-changing test-set method (self-blends,
+swaps, reconstructions, reenactment) draws its colour transfer (none, Reinhard, histogram), its
+mask shape (:func:`shape_mask`: landmark hull, eroded hull, fitted ellipse, or only the
+eyes-nose-mouth region), its feather width and alpha versus Poisson compositing per item, so a
+detector cannot learn one pipeline's seam. The mask shapes live here and nowhere else.
 """
 
 from __future__ import annotations
@@ -16,11 +22,90 @@ import cv2
 import numpy as np
 
 BlendMode = Literal["feather", "seamless"]
+MaskShape = Literal["hull", "eroded_hull", "ellipse", "region"]
+Composite = Literal["alpha", "poisson"]
+
+MASK_SHAPES: tuple[MaskShape, ...] = ("hull", "eroded_hull", "ellipse", "region")
+COLOUR_MODES = ("none", "reinhard", "histogram")
+COMPOSITES: tuple[Composite, ...] = ("alpha", "poisson")
+ERODE_CHOICES = (0.02, 0.04, 0.07)  # eroded_hull only; fractions of the face (or crop) size
+FEATHER_CHOICES = (0.02, 0.04, 0.06, 0.09)  # Gaussian sigma, same units
+# The "region" mask: eyes, nose and mouth (their hull grown by REGION_GROW about its centre, so the
+# eyelids are inside), not the brows, cheeks or jaw line.
+REGION_POINTS = np.r_[27:36, 36:48, 48:68]
+REGION_GROW = 1.15
 
 
-def blend_mask(hull: np.ndarray, erode: float, feather: float) -> np.ndarray:
-    """Eroded, Gaussian-feathered version of a crop mask (float32 in [0, 1]); ``erode``/``feather`` in fractions of the crop size."""
-    size = hull.shape[0]
+def sample_blend_params(rng: np.random.Generator) -> dict[str, object]:
+    """One item's blending: colour transfer, mask shape, erosion, feather width, alpha or Poisson."""
+    shape = str(rng.choice(MASK_SHAPES))
+    return {"colour": str(rng.choice(COLOUR_MODES)), "mask": shape,
+            "erode": float(rng.choice(ERODE_CHOICES)) if shape == "eroded_hull" else 0.0,
+            "feather": float(rng.choice(FEATHER_CHOICES)), "blend": str(rng.choice(COMPOSITES))}
+
+
+def shape_mask(landmarks: np.ndarray, shape: tuple[int, ...], kind: str) -> np.ndarray:
+    """A face mask of ``kind`` (see MASK_SHAPES) as float32 in [0, 1] of ``shape`` (h, w).
+
+    ``landmarks`` is one (68, 2) set or several (K, 68, 2) (e.g. a face before and after a
+    warp; the mask then covers both). ``eroded_hull`` is the hull here; the erosion is
+    :func:`blend_mask`'s ``erode``.
+    """
+    lm = np.asarray(landmarks, np.float64).reshape(-1, 68, 2)
+    if kind in ("hull", "eroded_hull"):
+        pts = lm.reshape(-1, 2)
+    elif kind == "region":
+        region = lm[:, REGION_POINTS]
+        centre = region.mean(axis=1, keepdims=True)
+        pts = (centre + (region - centre) * REGION_GROW).reshape(-1, 2)
+    elif kind == "ellipse":
+        pts = lm.reshape(-1, 2)
+        mask = np.zeros(shape[:2], np.uint8)
+        (cx, cy), (ax, ay), angle = cv2.fitEllipse(pts.astype(np.float32))
+        # fitEllipse fits the jaw and brows; the forehead above the brows stays out, as with the hull
+        cv2.ellipse(mask, ((cx, cy), (ax * 0.95, ay * 0.95), angle), 255, -1, lineType=cv2.LINE_AA)
+        return mask.astype(np.float32) / 255.0
+    else:
+        raise ValueError(f"unknown mask shape {kind!r}; use one of {', '.join(MASK_SHAPES)}")
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts).astype(np.int32)), 255, lineType=cv2.LINE_AA)
+    return mask.astype(np.float32) / 255.0
+
+
+def composite(dst: np.ndarray, src: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    """``src`` over ``dst`` (same-size uint8 BGR) through the soft ``mask``.
+
+    ``poisson`` first clones ``src`` into ``dst`` in the gradient domain (cv2.seamlessClone inside
+    ``mask > 0.5``, so its colours meet the surroundings), then composites that through the same
+    soft mask: every pixel where the mask is 0 is ``dst`` bit for bit, whatever the mode.
+    """
+    m = np.clip(mask.astype(np.float32), 0.0, 1.0)
+    if mode == "poisson":
+        src = _poisson(dst, src, m)
+    elif mode != "alpha":
+        raise ValueError(f"unknown composite {mode!r}; use 'alpha' or 'poisson'")
+    a = m[..., None]
+    mixed = (dst.astype(np.float32) + (src.astype(np.float32) - dst.astype(np.float32)) * a + 0.5).astype(np.uint8)
+    return np.where(a > 0, mixed, dst)
+
+
+def _poisson(dst: np.ndarray, src: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    binary = (mask > 0.5).astype(np.uint8) * 255
+    binary[:3], binary[-3:], binary[:, :3], binary[:, -3:] = 0, 0, 0, 0  # seamlessClone needs a margin
+    ys, xs = np.nonzero(binary)
+    if len(xs) < 16:
+        return src
+    center = ((int(xs.min()) + int(xs.max()) + 1) // 2, (int(ys.min()) + int(ys.max()) + 1) // 2)
+    try:
+        return cv2.seamlessClone(np.ascontiguousarray(src), np.ascontiguousarray(dst), binary, center, cv2.NORMAL_CLONE)
+    except cv2.error:
+        return src  # degenerate mask: the alpha composite alone
+
+
+def blend_mask(hull: np.ndarray, erode: float, feather: float, size: float | None = None) -> np.ndarray:
+    """Eroded, Gaussian-feathered version of a mask (float32 in [0, 1]); ``erode``/``feather`` in
+    fractions of ``size`` (default: the mask's height, i.e. the crop size of a square crop mask)."""
+    size = hull.shape[0] if size is None else size
     m = hull.astype(np.float32)
     k = int(round(erode * size))
     if k > 0:

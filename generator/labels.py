@@ -63,13 +63,15 @@ from generator.watermark import (
 )
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
-# What each method's output is, in the IPTC vocabulary C2PA uses. Swaps, reenactment and animation
-# put pixels made by a trained model into the video; self-blends and warps composite a real frame
-# with an algorithmically altered copy (no trained model), which IPTC calls compositeSynthetic.
+# What each method's output is, in the IPTC vocabulary C2PA uses. Swaps and reconstructions put
+# pixels made by a trained model (our autoencoder) into the video; self-blends, warps, reenactment
+# and animation (generator.reenact / generator.animate: landmark-driven warps of the real frame,
+# no generative model) composite a real frame with an algorithmically altered copy of itself,
+# which IPTC calls compositeSynthetic.
 METHOD_SOURCE_TYPES = {
     "ae_swap": "trainedAlgorithmicMedia", "ae_gan_swap": "trainedAlgorithmicMedia",
-    "ae_recon": "trainedAlgorithmicMedia", "reenact": "trainedAlgorithmicMedia",
-    "animate": "trainedAlgorithmicMedia", "self_blend": "compositeSynthetic", "warp": "compositeSynthetic",
+    "ae_recon": "trainedAlgorithmicMedia", "reenact": "compositeSynthetic",
+    "animate": "compositeSynthetic", "self_blend": "compositeSynthetic", "warp": "compositeSynthetic",
 }
 GENERATION_ASSERTION = "org.fakescope.generation"
 CLAIM_GENERATOR = "fakescope"

@@ -26,7 +26,7 @@ from fakescope.core.checkpoint import load_checkpoint, load_module
 from fakescope.core.faces import AlignedFace, FacePipeline, align_face
 from fakescope.core.hashing import sha256_file
 from fakescope.core.video import probe
-from generator.blend import BlendMode, blend_mask, paste_face
+from generator.blend import BlendMode, MaskShape, blend_mask, paste_face, shape_mask
 from generator.colour import ColourMode, transfer_colour
 from generator.labels import LabelError, load_signing_identity, read_file, sign_video, strength_for_crf
 from generator.models import FaceSwapModel, Preset, autocast_dtype, images_to_tensor, tensor_to_images
@@ -42,6 +42,7 @@ class RenderOptions:
     colour: ColourMode = "reinhard"
     blend: BlendMode = "feather"
     mask: MaskMode = "hull"  # hull of the input's landmarks, the decoder's mask head, or their intersection
+    shape: MaskShape = "hull"  # the landmark mask's shape (generator.blend.shape_mask): hull, ellipse, region
     erode: float = 0.04  # fraction of the crop size
     feather: float = 0.05  # Gaussian sigma, fraction of the crop size
     all_faces: bool = False  # swap every tracked face, not only the largest one
@@ -126,7 +127,7 @@ class SwapEngine:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Colour-match a decoded face to its crop, build the blend mask, and paste it into the frame."""
         o = options
-        hull = crop.mask
+        hull = crop.mask if o.shape in ("hull", "eroded_hull") else shape_mask(crop.landmarks, crop.mask.shape, o.shape)
         if o.mask == "hull" or pred_mask is None:
             region = hull
         elif o.mask == "predicted":

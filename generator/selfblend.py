@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 
 from fakescope.core.faces import hull_mask
+from generator.blend import composite, shape_mask
+from generator.colour import transfer_colour
 
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)  # as in the paper: full-strength blends are most common
 
@@ -72,7 +74,8 @@ def _affine_jitter(img: np.ndarray, rng: np.random.Generator, p: dict[str, Any],
     return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
 
 
-def _deform_mask(mask: np.ndarray, rng: np.random.Generator, p: dict[str, Any], face_w: float) -> np.ndarray:
+def _deform_mask(mask: np.ndarray, rng: np.random.Generator, p: dict[str, Any], face_w: float,
+                 feather: float | None = None) -> np.ndarray:
     """Random smooth warp, then erosion or dilation, then a Gaussian feather of random width."""
     h, w = mask.shape
     # smooth displacement field: coarse random grid upsampled, amplitude a few % of face width
@@ -97,6 +100,8 @@ def _deform_mask(mask: np.ndarray, rng: np.random.Generator, p: dict[str, Any], 
 
     # Gaussian feather with a finite kernel, so the blend's support is known exactly
     sigma = float(rng.uniform(0.01, 0.06)) * face_w
+    if feather is not None:  # the caller's width (the draw above still happens: later draws stay put)
+        sigma = max(float(feather) * face_w, 0.5)
     ksize = _odd(6 * sigma + 1)
     p["feather_sigma"] = sigma
     p["feather_kernel"] = ksize
@@ -106,13 +111,20 @@ def _deform_mask(mask: np.ndarray, rng: np.random.Generator, p: dict[str, Any], 
 
 
 def self_blend(
-    image_bgr: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator
+    image_bgr: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, *, mask: str = "hull",
+    erode: float = 0.0, feather: float | None = None, colour: str = "none", blend: str = "alpha",
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Blend a face with an altered copy of itself inside a randomly deformed landmark hull.
 
     Works on an aligned crop or a full frame (landmarks in that image's pixels). Returns
     (blended BGR uint8, blend mask float32 in [0, 1], params). The mask is the alpha actually used:
     every pixel where it is 0 is bit-for-bit the input.
+
+    The keywords are the test set's blending variety (generator.blend.sample_blend_params): the
+    mask's shape before its random deformation (``erode``: fraction of the face size), a fixed
+    feather width instead of a random one, a colour transfer of the altered copy back onto the
+    face (which removes the colour seam and leaves the frequency and shape ones), and Poisson
+    instead of alpha compositing. The defaults are the paper's recipe.
     """
     img = np.asarray(image_bgr)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
@@ -121,7 +133,11 @@ def self_blend(
     if lm.shape != (68, 2) or not np.all(np.isfinite(lm)):
         raise ValueError(f"self_blend needs 68x2 finite landmarks, got shape {lm.shape}")
     face_w = float(max(np.ptp(lm[:, 0]), np.ptp(lm[:, 1]), 8.0))
-    return _blend(img, hull_mask(lm, img.shape[:2]), face_w, lm.mean(axis=0), rng)
+    hull = hull_mask(lm, img.shape[:2]) if mask == "hull" else shape_mask(lm, img.shape[:2], mask)
+    k = _odd(2 * erode * face_w) if erode > 0 else 0
+    if k > 1:
+        hull = cv2.erode(hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    return _blend(img, hull, face_w, lm.mean(axis=0), rng, feather=feather, colour=colour, blend=blend)
 
 
 def self_blend_hull(
@@ -148,17 +164,24 @@ def self_blend_hull(
 
 
 def _blend(
-    img: np.ndarray, hull: np.ndarray, face_w: float, centre: np.ndarray, rng: np.random.Generator
+    img: np.ndarray, hull: np.ndarray, face_w: float, centre: np.ndarray, rng: np.random.Generator,
+    feather: float | None = None, colour: str = "none", blend: str = "alpha",
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     p: dict[str, Any] = {}
     source = _colour_jitter(img, rng, p)
     source = _frequency_jitter(source, rng, p, face_w)
     source = _affine_jitter(source, rng, p, centre, face_w)
+    if colour != "none":
+        source = transfer_colour(source, img, hull, colour)  # type: ignore[arg-type]
+        p["colour"] = colour
 
-    mask = _deform_mask(hull, rng, p, face_w)
+    mask = _deform_mask(hull, rng, p, face_w, feather)
     ratio = float(rng.choice(BLEND_RATIOS))
     p["blend_ratio"] = ratio
     mask = (mask * ratio).astype(np.float32)
+    if blend != "alpha":
+        p["blend"] = blend
+        return composite(img, source, mask, blend), mask, p
 
     a = mask[..., None]
     mixed = a * source.astype(np.float32) + (1.0 - a) * img.astype(np.float32)

@@ -1,9 +1,20 @@
 """`fakescope testset build`: reproducible adversarial test sets with provenance.
 
 Each real video is cut into a few short segments. From every segment we write the real clip
-and one clip per fake method (self-blend, face-warp, autoencoder swaps), each passed through a
-randomly drawn perturbation chain and H.264-encoded. Every item gets aligned face crops (decoded
-back from the written clip, so they show what a scan sees) for fast detector training.
+and one clip per fake method, each passed through a randomly drawn perturbation chain and
+H.264-encoded. Every item gets aligned face crops (decoded back from the written clip, so they
+show what a scan sees) for fast detector training.
+
+Methods: ``self_blend`` and ``warp`` (pseudo-fakes of the real face), ``reenact`` (another
+person's mouth motion drives the lower face, generator.reenact), ``animate`` (the segment's first
+frame moved by another person's head and face motion, generator.animate), and with generator
+runs ``ae_swap`` / ``ae_gan_swap`` (the face swapped to another identity) and ``ae_recon`` (the
+face through its own identity's decoder). The face-changing ones draw their blending per item
+(generator.blend.sample_blend_params). Drivers of ``reenact`` and ``animate`` are segments of
+other train-split identities of the same build; a method that cannot serve a segment (no driver,
+no decoder of that identity) is skipped for it and the reason is listed in ``build.json``.
+Each fake also leaves a preview pair (generator.contact) and the build ends with
+``contact_sheet.png``.
 
 Reproducibility: all randomness flows from ``seed`` and the item id, frames are encoded with
 bit-exact single-threaded x264, so the same inputs and seed give the same files and hashes.
@@ -31,13 +42,15 @@ import cv2
 import numpy as np
 
 from fakescope import __version__
-from fakescope.core.atomicio import write_bytes_atomic, write_json_atomic
+from fakescope.core.atomicio import write_bytes_atomic, write_json_atomic, write_png_atomic
 from fakescope.core.errors import UnusableInputError
 from fakescope.core.faces import FaceTracker
 from fakescope.core.hashing import sha256_bytes, sha256_file
 from fakescope.core.manifest import write_manifest as write_manifest_rows
 from fakescope.core.video import IMAGE_SUFFIXES, expand_video_inputs, iter_frames, probe
+from generator.blend import sample_blend_params
 from generator.clips import encode_h264, extract_crops, stable_rng
+from generator.contact import preview_pair, write_contact_sheet
 from generator.labels import encode_labelled, sign_video_bytes
 from generator.perturb import apply_frame, sample_perturbation
 from generator.warpfake import sample_warp_params, warp_fake_frame
@@ -58,10 +71,11 @@ class TestsetConfig:
     crop_size: int = 160
     crops_per_item: int = 16
     min_face_fraction: float = 0.9  # segments where the face is found less often are skipped
-    methods: tuple[str, ...] = ("self_blend", "warp", "ae_swap", "ae_gan_swap")
+    # ae_* need generator runs (``runs``); reenact/animate need another train-split identity as driver
+    methods: tuple[str, ...] = ("self_blend", "warp", "reenact", "animate", "ae_swap", "ae_gan_swap", "ae_recon")
     # train, val, test (by identity); a large test share because a few dozen identities is all we have
     split_fractions: tuple[float, float, float] = (0.5, 0.2, 0.3)
-    runs: tuple[str, ...] = ()  # generator run dirs for ae_swap / ae_gan_swap
+    runs: tuple[str, ...] = ()  # generator run dirs for ae_swap / ae_gan_swap / ae_recon
     attack: str | None = None  # fgsm | pgd
     attack_detector: str | None = None
     attack_eps: tuple[int, ...] = (2, 4, 8)  # in 1/255 units
@@ -76,6 +90,40 @@ class Segment:
     start: int
     frames: list[np.ndarray] = field(repr=False)
     landmarks: list[np.ndarray | None] = field(repr=False)
+
+
+ALL_METHODS = ("self_blend", "warp", "reenact", "animate", "ae_swap", "ae_gan_swap", "ae_recon")
+DRIVEN = ("reenact", "animate")  # methods that take another person's motion
+
+
+class MethodUnavailable(Exception):
+    """A method cannot make an item from this segment (the reason says why); the item is skipped."""
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A train-split segment's landmark track, lent to other identities' reenact/animate items."""
+
+    source: Path
+    identity: str
+    index: int
+    start: int
+    landmarks: np.ndarray = field(repr=False)  # (n, 68, 2), frames without a face filled from the nearest
+    tracked: tuple[np.ndarray | None, ...] = field(default=(), repr=False)  # as tracked (None: no face)
+
+    def as_params(self) -> dict[str, Any]:
+        return {"source": str(self.source), "identity": self.identity, "segment": self.index,
+                "start_frame": self.start}
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A made item's frames and their face landmarks, and the frame each was made from with its landmarks."""
+
+    frames: list[np.ndarray] = field(repr=False)
+    landmarks: list[np.ndarray | None] = field(repr=False)
+    inputs: list[np.ndarray] = field(repr=False)
+    input_landmarks: list[np.ndarray | None] = field(repr=False)
 
 
 def find_videos(inputs: Sequence[str | Path]) -> list[Path]:
@@ -117,7 +165,10 @@ def plan_segments(n_frames: int, cfg: TestsetConfig, rng: np.random.Generator) -
     return starts
 
 
-def read_segments(path: Path, cfg: TestsetConfig) -> Iterator[Segment]:
+def read_segments(path: Path, cfg: TestsetConfig,
+                  known: dict[int, list[np.ndarray | None]] | None = None) -> Iterator[Segment]:
+    """The video's segments with their frames and landmarks; ``known`` (segment index -> landmarks,
+    from an earlier pass over the same video) skips face tracking for those segments."""
     info = probe(path)
     starts = plan_segments(info.frames, cfg, stable_rng(cfg.seed, "segments", identity_of(path)))
     if not starts:
@@ -138,11 +189,14 @@ def read_segments(path: Path, cfg: TestsetConfig) -> Iterator[Segment]:
                                interpolation=cv2.INTER_AREA)
         elif frame.shape[0] % 2 or frame.shape[1] % 2:  # H.264 4:2:0 needs even sizes
             frame = np.ascontiguousarray(frame[: frame.shape[0] // 2 * 2, : frame.shape[1] // 2 * 2])
-        assert tracker is not None
-        faces = tracker.process(index, ts, frame)
-        main = min(faces, key=lambda f: f.track_id) if faces else None
         cur["frames"].append(frame)
-        cur["lms"].append(None if main is None else main.landmarks)
+        if known is not None and si in known:
+            cur["lms"].append(known[si][len(cur["frames"]) - 1])
+        else:
+            assert tracker is not None
+            faces = tracker.process(index, ts, frame)
+            main = min(faces, key=lambda f: f.track_id) if faces else None
+            cur["lms"].append(None if main is None else main.landmarks)
         if len(cur["frames"]) == cfg.clip_frames:
             found = sum(lm is not None for lm in cur["lms"]) / cfg.clip_frames
             if found >= cfg.min_face_fraction:
@@ -158,30 +212,52 @@ def run_uses_gan(meta: dict[str, Any]) -> bool:
 
 
 class MethodBank:
-    """Frame-level fake makers by method name; swap engines load lazily from generator runs."""
+    """Fake makers by method name; swap engines load lazily from generator runs, drivers come from the build."""
 
-    def __init__(self, cfg: TestsetConfig) -> None:
+    def __init__(self, cfg: TestsetConfig, drivers: Sequence[Driver] = ()) -> None:
         self.cfg = cfg
+        self.drivers = list(drivers)
         self._engines: dict[str, Any] = {}
+        self._runs: dict[str, Any] = {}
 
     def available(self) -> list[str]:
-        methods = [m for m in self.cfg.methods if m in ("self_blend", "warp")]
+        """Methods this build makes (a method may still be unavailable for a given segment)."""
+        unknown = sorted(set(self.cfg.methods) - set(ALL_METHODS))
+        if unknown:
+            raise ValueError(f"unknown fake method {', '.join(unknown)}; choose from {', '.join(ALL_METHODS)}")
+        methods = [m for m in self.cfg.methods if m in ("self_blend", "warp", "reenact", "animate")]
         for m in ("ae_swap", "ae_gan_swap"):
             if m in self.cfg.methods and self._engine(m) is not None:
                 methods.append(m)
+        if "ae_recon" in self.cfg.methods and self.cfg.runs:
+            methods.append("ae_recon")
         return methods
+
+    def _load(self, run: str) -> Any:
+        if run not in self._runs:
+            from generator.render import SwapEngine  # lazy: needs torch
+
+            self._runs[run] = SwapEngine(Path(run))
+        return self._runs[run]
 
     def _engine(self, method: str) -> Any:
         if method not in self._engines:
             self._engines[method] = None
-            from generator.render import SwapEngine  # lazy: needs torch
-
             for run in self.cfg.runs:
-                eng = SwapEngine(Path(run))
+                eng = self._load(run)
                 if (method == "ae_gan_swap") == run_uses_gan(eng.meta):
                     self._engines[method] = eng
                     break
         return self._engines[method]
+
+    def recon_engine(self, identity: str) -> tuple[Any, str] | None:
+        """The first run (in ``cfg.runs`` order) with a decoder trained on ``identity``'s video, and that decoder's name."""
+        for run in self.cfg.runs:
+            eng = self._load(run)
+            for name, ident in self.decoder_identities(eng).items():
+                if ident == identity:
+                    return eng, name
+        return None
 
     @staticmethod
     def decoder_identities(eng: Any) -> dict[str, str]:
@@ -200,6 +276,11 @@ class MethodBank:
         Why: a swap *to* identity X shows X's face. If X's real videos sit in the test split, the
         detector is trained to call X's face fake and then meets X's real videos in the test,
         which breaks the identity-disjointness the test split promises.
+
+        ``ae_recon`` needs no such check: it shows a person's own face (through their own
+        decoder) in that person's own items, so the face stays in its identity's split. A run
+        with val/test decoders is therefore fine for ``ae_recon`` alone; pass it to a build
+        whose ``methods`` leave out the swaps, or order ``runs`` so the swaps pick another one.
         """
         for method in ("ae_swap", "ae_gan_swap"):
             eng = self._engine(method) if method in self.cfg.methods else None
@@ -213,9 +294,16 @@ class MethodBank:
                     f"swaps to them would teach the detector those faces as fake. Train the generator on train-split "
                     f"identities only: {', '.join(train)}")
 
+    def _driver(self, segment: Segment, rng: np.random.Generator) -> Driver:
+        pool = [d for d in self.drivers if d.identity != segment.identity]
+        if not pool:
+            raise MethodUnavailable(f"no driver: no train-split identity other than {segment.identity} has a usable segment")
+        return pool[int(rng.integers(len(pool)))]
+
     def item_params(self, method: str, segment: Segment, rng: np.random.Generator) -> dict[str, Any]:
+        """Every knob of one item, drawn from the item's rng; MethodUnavailable if the method cannot serve this segment."""
         if method == "self_blend":
-            return {"frame_seed": int(rng.integers(2**31))}
+            return {"frame_seed": int(rng.integers(2**31)), **sample_blend_params(rng)}
         if method == "warp":
             return sample_warp_params(rng)
         if method in ("ae_swap", "ae_gan_swap"):
@@ -223,25 +311,113 @@ class MethodBank:
             own = self.decoder_identities(eng)
             targets = [t for t in eng.identities if own.get(t) != segment.identity] or list(eng.identities)
             return {"run": Path(eng.run_dir).name, "run_step": int(eng.step), "to": targets[int(rng.integers(len(targets)))],
-                    "colour": str(rng.choice(["reinhard", "histogram"])), "blend": str(rng.choice(["feather", "seamless"])),
-                    "erode": float(rng.choice([0.02, 0.04, 0.07])), "feather": float(rng.choice([0.03, 0.05, 0.08]))}
+                    **sample_blend_params(rng)}
+        if method == "ae_recon":
+            found = self.recon_engine(segment.identity)
+            if found is None:
+                runs = ", ".join(Path(r).name for r in self.cfg.runs)
+                raise MethodUnavailable(f"no decoder of {segment.identity} in the generator runs ({runs})")
+            eng, name = found
+            return {"run": Path(eng.run_dir).name, "run_step": int(eng.step), "to": name,
+                    "gan": run_uses_gan(eng.meta), **sample_blend_params(rng)}
+        if method == "reenact":
+            from generator.reenact import MIN_OWN_OPENING, most_open_frame, sample_reenact_params
+
+            driver = self._driver(segment, rng)
+            p = {"driver": driver.as_params(), **sample_reenact_params(rng), **sample_blend_params(rng)}
+            if p["mouth_fill"] == "own_frame":
+                k, opening = most_open_frame(segment.landmarks)
+                if opening < MIN_OWN_OPENING:  # the target never opens its mouth: nothing of its own to show
+                    p["mouth_fill"] = "shade"
+                    p["mouth_fill_fallback"] = f"own mouth opens {opening:.2f} < {MIN_OWN_OPENING}"
+                else:
+                    p["mouth_frame"] = k
+            return p
+        if method == "animate":
+            from generator.animate import sample_animate_params
+
+            driver = self._driver(segment, rng)
+            still = next(i for i, lm in enumerate(segment.landmarks) if lm is not None)
+            return {"driver": driver.as_params(), "still_frame": still, **sample_animate_params(rng)}
         return {}
 
-    def make_frame(self, method: str, frame: np.ndarray, lm: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    def make_frame(self, method: str, frame: np.ndarray, lm: np.ndarray, params: dict[str, Any],
+                   engine: Any = None) -> np.ndarray:
+        """One frame of a per-frame method (self_blend, warp, swaps; ae_recon with its ``engine``)."""
         if method == "self_blend":
             from generator.selfblend import self_blend
 
             # The same parameters on every frame of the clip (fresh rng per frame) avoid flicker.
-            return self_blend(frame, lm, np.random.default_rng(params["frame_seed"]))[0]
+            return self_blend(frame, lm, np.random.default_rng(params["frame_seed"]), mask=params["mask"],
+                              erode=params["erode"], feather=params["feather"], colour=params["colour"],
+                              blend=params["blend"])[0]
         if method == "warp":
             return warp_fake_frame(frame, lm, params)[0]
-        if method in ("ae_swap", "ae_gan_swap"):
+        if method in ("ae_swap", "ae_gan_swap", "ae_recon"):
             from generator.render import RenderOptions
 
-            opts = RenderOptions(colour=params["colour"], blend=params["blend"], erode=params["erode"],
-                                 feather=params["feather"], precision="fp32")
-            return self._engine(method).swap_frame(frame, lm, params["to"], opts)[0]
+            opts = RenderOptions(colour=params["colour"], blend="seamless" if params["blend"] == "poisson" else "feather",
+                                 shape=params["mask"], erode=params["erode"], feather=params["feather"], precision="fp32")
+            eng = engine if engine is not None else self._engine(method)
+            return eng.swap_frame(frame, lm, params["to"], opts)[0]
         raise ValueError(f"unknown fake method {method!r}")
+
+    def driver_track(self, params: dict[str, Any]) -> np.ndarray:
+        d = params["driver"]
+        for drv in self.drivers:
+            if (drv.identity, drv.index) == (d["identity"], d["segment"]):
+                return drv.landmarks
+        raise ValueError(f"driver {d['identity']} segment {d['segment']} is not in this build")
+
+    def make_clip(self, method: str, seg: Segment, params: dict[str, Any]) -> Clip:
+        """A whole item's frames (before perturbation), their landmarks and their input frames."""
+        if method == "real":
+            return Clip(list(seg.frames), list(seg.landmarks), list(seg.frames), list(seg.landmarks))
+        if method == "reenact":
+            from generator.reenact import reenact_clip
+
+            frames, lms = reenact_clip(seg.frames, seg.landmarks, self.driver_track(params), params)
+            return Clip(frames, lms, list(seg.frames), list(seg.landmarks))
+        if method == "animate":
+            from generator.animate import animate_clip
+
+            k = int(params["still_frame"])
+            still, still_lm = seg.frames[k], seg.landmarks[k]
+            assert still_lm is not None
+            driver = self.driver_track(params)[: len(seg.frames)]
+            frames, lms = animate_clip(still, still_lm, driver, params)
+            return Clip(frames, list(lms), [still] * len(frames), [still_lm] * len(frames))
+        engine = None
+        if method == "ae_recon":
+            found = self.recon_engine(seg.identity)
+            if found is None:
+                raise MethodUnavailable(f"no decoder of {seg.identity} in the generator runs")
+            engine = found[0]
+        frames = [frame if lm is None else self.make_frame(method, frame, lm, params, engine)
+                  for frame, lm in zip(seg.frames, seg.landmarks, strict=True)]
+        return Clip(frames, list(seg.landmarks), list(seg.frames), list(seg.landmarks))
+
+
+def collect_drivers(videos: Sequence[Path], splits: dict[str, str], cfg: TestsetConfig) -> list[Driver]:
+    """Landmark tracks of every usable segment of the train-split videos, in a stable order."""
+    from generator.reenact import fill_gaps
+
+    out = []
+    for video in sorted(videos, key=lambda v: identity_of(v)):
+        if splits.get(identity_of(video)) != "train":
+            continue
+        try:
+            for seg in read_segments(video, cfg):
+                out.append(Driver(seg.source, seg.identity, seg.index, seg.start, fill_gaps(seg.landmarks),
+                                  tuple(seg.landmarks)))
+        except UnusableInputError:
+            continue
+    return out
+
+
+def _known_landmarks(drivers: Sequence[Driver], video: Path) -> dict[int, list[np.ndarray | None]]:
+    """Landmarks the driver pass already tracked for this video's segments (the same as tracking again)."""
+    return {d.index: list(d.tracked) for d in drivers if d.source == video and d.tracked}
 
 
 def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig | None = None,
@@ -251,6 +427,9 @@ def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig 
 
     cfg = cfg or TestsetConfig()
     out_dir = Path(out_dir)
+    unknown = sorted(set(cfg.methods) - set(ALL_METHODS))
+    if unknown:  # before anything is written
+        raise ValueError(f"unknown fake method {', '.join(unknown)}; choose from {', '.join(ALL_METHODS)}")
     videos = find_videos(real)
     if not videos:
         raise ValueError("no real videos found: pass video files or folders with --real")
@@ -267,22 +446,33 @@ def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig 
     methods = ["real", *bank.available()]
     bank.check_identity_leaks(splits)
     sources = {str(v): sha256_file(v) for v in videos}
-    write_json_atomic(out_dir / "build.json", {"config": _jsonable(asdict(cfg)), "methods": methods,
-                                               "sources": sources, "splits": splits, "fakescope": __version__})
+    build = {"config": _jsonable(asdict(cfg)), "methods": methods, "sources": sources, "splits": splits,
+             "fakescope": __version__}
+    write_json_atomic(out_dir / "build.json", build)
+    if any(m in DRIVEN for m in methods):
+        # Drivers first: a reenact/animate item of any video may borrow any train identity's motion.
+        bank.drivers = collect_drivers(usable, splits, cfg)
 
     bar = tqdm(total=len(videos) * cfg.segments_per_video * len(methods), unit="item", desc="testset",
                disable=not progress)
+    unavailable: dict[str, str] = {}
     for video in usable:
         try:
-            segments = list(read_segments(video, cfg))
+            segments = list(read_segments(video, cfg, _known_landmarks(bank.drivers, video)))
         except UnusableInputError as exc:
             bar.write(f"skipping {video}: {exc.reason}")
             continue
         for seg in segments:
             for method in methods:
-                _build_item(seg, method, bank, splits[seg.identity], out_dir, cfg)
+                why = _build_item(seg, method, bank, splits[seg.identity], out_dir, cfg)
+                if why is not None:
+                    item = f"{seg.identity}_s{seg.index}_{method}"
+                    unavailable[item] = why
+                    bar.write(f"{item}: {method} unavailable: {why}")
                 bar.update(1)
     bar.close()
+    if unavailable:
+        write_json_atomic(out_dir / "build.json", {**build, "unavailable": unavailable})
     if not any((out_dir / "items").glob("*.json")):
         raise ValueError(f"no test-set item could be made from {len(usable)} video(s): no {cfg.clip_frames}-frame "
                          f"segment had a face in {cfg.min_face_fraction:.0%} of its frames (lower --frames, or "
@@ -294,6 +484,7 @@ def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig 
         if attack_target is None:
             raise ValueError(f"attack {cfg.attack!r} needs the detector to attack (attack_target)")
         attack_testset(out_dir, cfg, attack_target, progress=progress)
+    write_contact_sheet(out_dir, methods)
     return write_manifest(out_dir)
 
 
@@ -321,18 +512,21 @@ def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
 
-def _build_item(seg: Segment, method: str, bank: MethodBank, split: str, out_dir: Path, cfg: TestsetConfig) -> None:
+def _build_item(seg: Segment, method: str, bank: MethodBank, split: str, out_dir: Path,
+                cfg: TestsetConfig) -> str | None:
+    """Write one item (skipped if finished); returns why the method cannot serve this segment, else None."""
     item_id = f"{seg.identity}_s{seg.index}_{method}"
     sidecar = out_dir / "items" / f"{item_id}.json"
     if sidecar.exists():
-        return  # finished in an earlier run
+        return None  # finished in an earlier run
     rng = stable_rng(cfg.seed, item_id)
-    params: dict[str, Any] = bank.item_params(method, seg, rng) if method != "real" else {}
+    try:
+        params: dict[str, Any] = bank.item_params(method, seg, rng) if method != "real" else {}
+        clip = bank.make_clip(method, seg, params)
+    except MethodUnavailable as exc:
+        return str(exc)
     pert = sample_perturbation(rng)
-    frames = []
-    for frame, lm in zip(seg.frames, seg.landmarks, strict=True):
-        out = frame if method == "real" or lm is None else bank.make_frame(method, frame, lm, params)
-        frames.append(apply_frame(out, pert, rng))
+    frames = [apply_frame(out, pert, rng) for out in clip.frames]
     fps = 25.0
     tmp = out_dir / "items" / f".{item_id}.tmp.mp4"
     video_path = out_dir / "items" / f"{item_id}.mp4"
@@ -340,22 +534,26 @@ def _build_item(seg: Segment, method: str, bank: MethodBank, split: str, out_dir
     if method == "real":
         data = encode_h264(frames, fps, pert.crf, tmp)
         write_bytes_atomic(video_path, data)
-        crops = extract_crops(video_path, seg.landmarks, cfg.crop_size, cfg.crops_per_item)
+        crops = extract_crops(video_path, clip.landmarks, cfg.crop_size, cfg.crops_per_item)
     else:
-        clip = encode_labelled(frames, fps, pert.crf, method, tmp)
-        signed = sign_video_bytes(clip.data, video_path.name, method, item_params, watermark_payload=clip.payload,
-                                  reproducible=True)
+        clip_bytes = encode_labelled(frames, fps, pert.crf, method, tmp)
+        signed = sign_video_bytes(clip_bytes.data, video_path.name, method, item_params,
+                                  watermark_payload=clip_bytes.payload, reproducible=True)
         assert signed.data is not None
         data = signed.data
-        item_params["label"] = {**signed.as_params(), "watermark": clip.payload, "watermark_strength": clip.strength,
-                                "watermark_score": round(clip.readback.score, 1)}
+        item_params["label"] = {**signed.as_params(), "watermark": clip_bytes.payload,
+                                "watermark_strength": clip_bytes.strength,
+                                "watermark_score": round(clip_bytes.readback.score, 1)}
         twin = out_dir / "items" / f".{item_id}.unlabelled.mp4"
         write_bytes_atomic(twin, encode_h264(frames, fps, pert.crf, tmp))
         try:
-            crops = extract_crops(twin, seg.landmarks, cfg.crop_size, cfg.crops_per_item)
+            crops = extract_crops(twin, clip.landmarks, cfg.crop_size, cfg.crops_per_item)
         finally:
             twin.unlink(missing_ok=True)
         write_bytes_atomic(video_path, data)
+        mid = len(clip.frames) // 2
+        write_png_atomic(out_dir / "previews" / f"{item_id}.png",
+                         preview_pair(clip.inputs[mid], clip.frames[mid], clip.input_landmarks[mid], clip.landmarks[mid]))
     buf = io.BytesIO()
     np.savez_compressed(buf, **crops)
     write_bytes_atomic(out_dir / "crops" / f"{item_id}.npz", buf.getvalue())
@@ -367,6 +565,7 @@ def _build_item(seg: Segment, method: str, bank: MethodBank, split: str, out_dir
         "frames": len(frames),
     }
     write_json_atomic(sidecar, row)
+    return None
 
 
 def write_manifest(out_dir: Path) -> Path:

@@ -13,8 +13,9 @@ def cmd_testset_build(args: argparse.Namespace) -> int:
     out = output_dir(args.out, "--out")
     if args.attack and not args.detector:
         raise ValueError("--attack needs --detector NAME_OR_DIR (the detector to attack)")
+    extra = {"methods": tuple(args.methods)} if args.methods else {}
     cfg = TestsetConfig(seed=args.seed, runs=tuple(args.run or ()), attack=args.attack, attack_detector=args.detector,
-                        segments_per_video=args.segments, clip_frames=args.frames)
+                        segments_per_video=args.segments, clip_frames=args.frames, **extra)
     target = None
     if args.attack:  # the generator attacks through callables; it never imports a detector itself
         from fakescope.scan.models import load_detector
@@ -40,7 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     tb.add_argument("--out", required=True, metavar="DIR")
     tb.add_argument("--seed", type=int, default=0)
     tb.add_argument("--run", action="append", metavar="RUN_DIR",
-                    help="generator run for ae_swap / ae_gan_swap fakes (repeatable)")
+                    help="generator run for ae_swap / ae_gan_swap / ae_recon fakes (repeatable)")
+    tb.add_argument("--methods", nargs="+", metavar="METHOD",
+                    help="fake methods to make (default: all that the inputs allow): self_blend warp reenact animate "
+                         "ae_swap ae_gan_swap ae_recon")
     tb.add_argument("--attack", choices=["fgsm", "pgd"])
     tb.add_argument("--detector", metavar="NAME", help="detector attacked by --attack")
     tb.add_argument("--segments", type=int, default=3, help="segments cut from each real video")

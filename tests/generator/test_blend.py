@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from generator.blend import blend_mask, paste_face
 
@@ -54,3 +55,50 @@ def test_seamless_mode_blends_inside_the_mask() -> None:
     out, used = paste_face(frame, face, mask, inverse, "seamless")
     assert out.shape == frame.shape
     assert np.array_equal(out[:50], frame[:50])  # far from the face nothing changes
+
+
+def test_every_blending_choice_is_drawn_and_recorded() -> None:
+    from generator.blend import COLOUR_MODES, COMPOSITES, MASK_SHAPES, sample_blend_params
+
+    rng = np.random.default_rng(0)
+    drawn = [sample_blend_params(rng) for _ in range(200)]
+    assert {d["colour"] for d in drawn} == set(COLOUR_MODES)
+    assert {d["mask"] for d in drawn} == set(MASK_SHAPES)
+    assert {d["blend"] for d in drawn} == set(COMPOSITES)
+    assert len({d["feather"] for d in drawn}) > 2
+    assert all((d["erode"] > 0) == (d["mask"] == "eroded_hull") for d in drawn)
+
+
+def test_mask_shapes_cover_the_face_differently(face) -> None:
+    from generator.blend import shape_mask
+
+    img, lm = face
+    masks = {k: shape_mask(lm, img.shape[:2], k) for k in ("hull", "ellipse", "region")}
+    nose = tuple(int(v) for v in lm[30][::-1])
+    jaw = tuple(int(v) for v in ((lm[8] * 0.9 + lm[57] * 0.1)[::-1]))  # just inside the chin
+    for m in masks.values():
+        assert m.dtype == np.float32 and m[nose] == 1.0
+    assert masks["hull"][jaw] > 0.5 and masks["region"][jaw] == 0.0  # the region mask leaves the jaw out
+    assert masks["region"].sum() < 0.8 * masks["hull"].sum()
+    assert not np.array_equal(masks["ellipse"] > 0.5, masks["hull"] > 0.5)
+    both = shape_mask(np.stack([lm, lm + (20, 0)]), img.shape[:2], "hull")  # a face before and after a move
+    assert both.sum() > masks["hull"].sum()
+    with pytest.raises(ValueError, match="unknown mask shape"):
+        shape_mask(lm, img.shape[:2], "star")
+
+
+@pytest.mark.parametrize("mode", ["alpha", "poisson"])
+def test_composite_leaves_every_pixel_outside_the_mask_alone(face, mode: str) -> None:
+    from generator.blend import composite
+
+    img, lm = face
+    src = cv2.flip(img, 1)  # other content: a uniform offset is exactly what Poisson cloning removes
+    mask = np.zeros(img.shape[:2], np.float32)
+    cv2.circle(mask, (80, 80), 40, 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), 4)
+    mask[mask < 1e-3] = 0
+    out = composite(img, src, mask, mode)
+    assert np.array_equal(out[mask == 0], img[mask == 0])
+    assert np.abs(out[mask > 0.9].astype(int) - img[mask > 0.9]).mean() > 5
+    with pytest.raises(ValueError):
+        composite(img, src, mask, "median")

@@ -80,3 +80,25 @@ def test_hull_variant_rejects_an_empty_or_mismatched_mask(face):
         self_blend_hull(img, np.zeros(img.shape[:2], np.uint8), np.random.default_rng(0))
     with pytest.raises(ValueError, match="does not match"):
         self_blend_hull(img, np.ones((10, 10), np.float32), np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("options", [
+    {"mask": "ellipse", "colour": "reinhard", "blend": "poisson", "feather": 0.04},
+    {"mask": "region", "colour": "histogram", "blend": "alpha", "feather": 0.09},
+    {"mask": "eroded_hull", "erode": 0.06, "colour": "none", "blend": "poisson", "feather": 0.02},
+])
+def test_blending_variety_keeps_pixels_outside_the_mask(face, options):
+    img, lm = face
+    out, mask, params = self_blend(img, lm, np.random.default_rng(0), **options)
+    assert np.array_equal(out[mask == 0], img[mask == 0])
+    assert np.abs(out[mask > 0.1].astype(int) - img[mask > 0.1].astype(int)).mean() > 0.5
+    assert params["feather_sigma"] == pytest.approx(max(options["feather"] * max(np.ptp(lm[:, 0]), np.ptp(lm[:, 1])), 0.5))
+    json.dumps(params)
+
+
+def test_default_self_blend_is_unchanged_by_the_options(face):
+    """The detector's on-the-fly self-blends call it without options: the paper's recipe, same draws."""
+    img, lm = face
+    a = self_blend(img, lm, np.random.default_rng(5))
+    b = self_blend(img, lm, np.random.default_rng(5), mask="hull", erode=0.0, feather=None, colour="none", blend="alpha")
+    assert np.array_equal(a[0], b[0]) and a[2] == b[2]

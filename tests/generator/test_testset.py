@@ -168,3 +168,134 @@ def test_a_swap_never_targets_the_videos_own_identity() -> None:
     seg = Segment(Path("videos/clips/alice.mp4"), "clips_alice", 0, 0, [], [])
     targets = {bank.item_params("ae_swap", seg, np.random.default_rng(i))["to"] for i in range(20)}
     assert targets == {"b"}
+
+
+DRIVEN = dict(clip_frames=8, segments_per_video=2, crops_per_item=3, methods=("self_blend", "reenact", "animate"))
+
+
+@pytest.fixture(scope="module")
+def built_driven(tmp_path_factory: pytest.TempPathFactory, talking_head: Path) -> tuple[Path, list[Path]]:
+    tmp = tmp_path_factory.mktemp("ts_driven")
+    videos = _two_identities(tmp, talking_head)
+    build_testset(videos, tmp / "a", TestsetConfig(seed=5, **DRIVEN), progress=False)
+    return tmp, videos
+
+
+@pytest.mark.slow
+def test_reenact_and_animate_items_name_their_driver_and_every_knob(built_driven: tuple[Path, list[Path]]) -> None:
+    import json
+
+    tmp, videos = built_driven
+    rows = read_manifest(tmp / "a")
+    assert {r["method"] for r in rows} == {"real", "self_blend", "reenact", "animate"}
+    sources = {str(v) for v in videos}
+    for r in rows:
+        p = json.loads(r["params"])
+        if r["method"] in ("reenact", "animate"):
+            d = p["driver"]
+            assert d["identity"] != r["identity"] and d["source"] in sources and d["source"] != r["source"]
+            assert isinstance(d["start_frame"], int) and isinstance(d["segment"], int)
+            assert p["smoothing"]["kind"] in ("ema", "one_euro") and p["warp"] in ("pwa", "tps") and p["gain"] > 0
+            assert r["label"] == "fake" and r["identity"] in r["path"]  # the target's identity, not the driver's
+        if r["method"] == "reenact":
+            assert p["mouth_fill"] in ("shade", "own_frame")
+        if r["method"] == "animate":
+            assert isinstance(p["still_frame"], int)
+        if r["method"] in ("self_blend", "reenact"):
+            assert {"colour", "mask", "erode", "feather", "blend"} <= set(p)
+    assert not json.loads((tmp / "a" / "build.json").read_text()).get("unavailable")
+
+
+@pytest.mark.slow
+def test_the_contact_sheet_has_one_strip_per_method(built_driven: tuple[Path, list[Path]]) -> None:
+    from generator.contact import LABEL_H, PREVIEW_SIZE
+
+    tmp, _ = built_driven
+    sheet = cv2.imread(str(tmp / "a" / "contact_sheet.png"))
+    assert sheet is not None
+    strip_h = 2 * LABEL_H + PREVIEW_SIZE
+    assert sheet.shape[0] == 3 * strip_h and sheet.shape[1] == 3 * PREVIEW_SIZE  # self_blend, reenact, animate
+    for k in range(3):
+        cells = sheet[k * strip_h + 2 * LABEL_H:(k + 1) * strip_h]
+        inp, fake, diff = (cells[:, i * PREVIEW_SIZE:(i + 1) * PREVIEW_SIZE].astype(int) for i in range(3))
+        assert np.abs(fake - inp).max() > 5 and diff.max() > 20  # each method changed something, and it shows
+    previews = sorted(p.stem for p in (tmp / "a" / "previews").glob("*.png"))
+    assert previews == sorted(r["path"][6:-4] for r in read_manifest(tmp / "a") if r["label"] == "fake")
+
+
+@pytest.mark.slow
+def test_driven_methods_rebuild_byte_identically(built_driven: tuple[Path, list[Path]]) -> None:
+    tmp, videos = built_driven
+    again = tmp / "again"
+    build_testset(videos, again, TestsetConfig(seed=5, **DRIVEN), progress=False)
+    a, b = read_manifest(tmp / "a"), read_manifest(again)
+    assert [(r["path"], r["sha256"], r["params"]) for r in a] == [(r["path"], r["sha256"], r["params"]) for r in b]
+    assert (tmp / "a" / "contact_sheet.png").read_bytes() == (again / "contact_sheet.png").read_bytes()
+
+
+@pytest.mark.slow
+def test_a_method_that_cannot_serve_a_segment_is_skipped_and_says_why(tmp_path: Path, talking_head: Path) -> None:
+    import json
+
+    cfg = TestsetConfig(seed=0, clip_frames=8, segments_per_video=1, crops_per_item=2, methods=("reenact",))
+    build_testset([talking_head], tmp_path / "one", cfg, progress=False)
+    assert [r["method"] for r in read_manifest(tmp_path / "one")] == ["real"]  # nobody else to drive the face
+    why = json.loads((tmp_path / "one" / "build.json").read_text())["unavailable"]
+    assert list(why) == ["fixtures_talking_head_s0_reenact"] and "no driver" in why["fixtures_talking_head_s0_reenact"]
+
+
+def test_ae_recon_uses_the_segments_own_decoder_and_is_unavailable_without_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator import testset
+    from generator.testset import MethodBank, MethodUnavailable, Segment
+
+    monkeypatch.setattr(testset, "run_uses_gan", lambda meta: False)
+    bank, eng = _bank_with_engine({"a": ["videos/clips/alice.mp4"], "b": ["videos/clips/bob.mp4"]})
+    eng.step = 7
+    bank = MethodBank(TestsetConfig(methods=("ae_recon",), runs=("runs/gen",)))
+    bank._runs["runs/gen"] = eng
+    assert bank.available() == ["ae_recon"]
+    alice = Segment(Path("videos/clips/alice.mp4"), "clips_alice", 0, 0, [], [])
+    p = bank.item_params("ae_recon", alice, np.random.default_rng(0))
+    assert p["to"] == "a" and p["run"] == "gen" and p["run_step"] == 7 and p["gan"] is False
+    assert {"colour", "mask", "erode", "feather", "blend"} <= set(p)
+    carol = Segment(Path("videos/clips/carol.mp4"), "clips_carol", 0, 0, [], [])
+    with pytest.raises(MethodUnavailable, match="no decoder of clips_carol"):
+        bank.item_params("ae_recon", carol, np.random.default_rng(0))
+    # a recon shows a person's own face in their own items: test-split decoders are no leak
+    bank.check_identity_leaks({"clips_alice": "test", "clips_bob": "val"})
+
+
+@pytest.mark.slow
+def test_ae_recon_items_from_a_tiny_run(tmp_path: Path, talking_head: Path, tiny_preset, two_facesets) -> None:
+    import dataclasses
+    import json
+
+    from generator.train import train_facesets
+
+    videos = _two_identities(tmp_path, talking_head)
+    # decoder "alice" was trained (in name) on the talking head; "bob" on a video not in the test set
+    sets = {"alice": dataclasses.replace(two_facesets["alice"], sources=(str(talking_head),)),
+            "bob": dataclasses.replace(two_facesets["bob"], sources=(str(tmp_path / "elsewhere.mp4"),))}
+    run = tmp_path / "run"
+    train_facesets(sets, run, tiny_preset, max_steps=2, progress=False)
+    cfg = TestsetConfig(seed=0, clip_frames=8, segments_per_video=1, crops_per_item=2, methods=("ae_recon",),
+                        runs=(str(run),))
+    build_testset(videos, tmp_path / "ts", cfg, progress=False)
+    rows = {r["identity"]: r for r in read_manifest(tmp_path / "ts") if r["method"] == "ae_recon"}
+    assert list(rows) == ["fixtures_talking_head"]
+    p = json.loads(rows["fixtures_talking_head"]["params"])
+    assert p["to"] == "alice" and p["run"] == "run"
+    why = json.loads((tmp_path / "ts" / "build.json").read_text())["unavailable"]
+    assert "no decoder of mirror_other" in why["mirror_other_s0_ae_recon"]
+
+
+def test_an_unknown_method_is_refused_before_anything_is_written(tmp_path: Path, talking_head: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from fakescope.cli import main
+
+    out = tmp_path / "ts"
+    assert main(["testset", "build", "--real", str(talking_head), "--out", str(out), "--methods", "reenact",
+                 "faceswap", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown fake method faceswap" in err and "reenact" in err and "ae_recon" in err
+    assert not out.exists()
