@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -134,9 +135,28 @@ def find_videos(inputs: Sequence[str | Path]) -> list[Path]:
     return out
 
 
-def identity_of(path: Path) -> str:
-    """One identity per video (the file stem, made unique with its parent folder when needed)."""
+def clip_name(path: Path) -> str:
+    """One name per video (the file stem, made unique with its parent folder): item ids and seeds."""
     return f"{path.parent.name}_{path.stem}".replace(" ", "_")
+
+
+_MEAD_SPEAKER = re.compile(r"^([MW]\d{3})_")
+_CLIP_SUFFIX = re.compile(r"_?clip_?\d+(_short)?$")
+
+
+def identity_of(path: Path) -> str:
+    """The person in a video, so that several clips of one person land in one split.
+
+    Collections name clips of one person alike: MEAD ``M030_front_angry_level3_001`` (speaker
+    ``M030``), StyleTalk ``andrew_clip_1`` / ``feifeili_clip2_short`` (``andrew``, ``feifeili``).
+    Any other file is its own identity (folder and stem), as before.
+    """
+    stem = path.stem
+    if m := _MEAD_SPEAKER.match(stem):
+        person = m.group(1)
+    else:
+        person = _CLIP_SUFFIX.sub("", stem) or stem
+    return f"{path.parent.name}_{person}".replace(" ", "_")
 
 
 def assign_splits(identities: Sequence[str], seed: int, fractions: tuple[float, float, float]) -> dict[str, str]:
@@ -170,7 +190,7 @@ def read_segments(path: Path, cfg: TestsetConfig,
     """The video's segments with their frames and landmarks; ``known`` (segment index -> landmarks,
     from an earlier pass over the same video) skips face tracking for those segments."""
     info = probe(path)
-    starts = plan_segments(info.frames, cfg, stable_rng(cfg.seed, "segments", identity_of(path)))
+    starts = plan_segments(info.frames, cfg, stable_rng(cfg.seed, "segments", clip_name(path)))
     if not starts:
         return
     scale = min(1.0, cfg.max_side / max(info.width, info.height))
@@ -365,7 +385,7 @@ class MethodBank:
     def driver_track(self, params: dict[str, Any]) -> np.ndarray:
         d = params["driver"]
         for drv in self.drivers:
-            if (drv.identity, drv.index) == (d["identity"], d["segment"]):
+            if (str(drv.source), drv.index) == (d["source"], d["segment"]):  # one identity may have several clips
                 return drv.landmarks
         raise ValueError(f"driver {d['identity']} segment {d['segment']} is not in this build")
 
@@ -466,7 +486,7 @@ def build_testset(real: Sequence[str | Path], out_dir: Path, cfg: TestsetConfig 
             for method in methods:
                 why = _build_item(seg, method, bank, splits[seg.identity], out_dir, cfg)
                 if why is not None:
-                    item = f"{seg.identity}_s{seg.index}_{method}"
+                    item = f"{clip_name(seg.source)}_s{seg.index}_{method}"
                     unavailable[item] = why
                     bar.write(f"{item}: {method} unavailable: {why}")
                 bar.update(1)
@@ -515,7 +535,7 @@ def _jsonable(obj: Any) -> Any:
 def _build_item(seg: Segment, method: str, bank: MethodBank, split: str, out_dir: Path,
                 cfg: TestsetConfig) -> str | None:
     """Write one item (skipped if finished); returns why the method cannot serve this segment, else None."""
-    item_id = f"{seg.identity}_s{seg.index}_{method}"
+    item_id = f"{clip_name(seg.source)}_s{seg.index}_{method}"
     sidecar = out_dir / "items" / f"{item_id}.json"
     if sidecar.exists():
         return None  # finished in an earlier run

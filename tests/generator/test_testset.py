@@ -299,3 +299,18 @@ def test_an_unknown_method_is_refused_before_anything_is_written(tmp_path: Path,
     err = capsys.readouterr().err
     assert "unknown fake method faceswap" in err and "reenact" in err and "ae_recon" in err
     assert not out.exists()
+
+
+def test_clips_of_one_person_share_an_identity_and_so_a_split() -> None:
+    from generator.testset import assign_splits, clip_name, identity_of
+
+    mead = [Path(f"videos/mead/M030_front_{e}_level3_001.mp4") for e in ("angry", "happy", "sad")]
+    style = [Path("videos/styletalk/source_video/andrew_clip_1.mp4"), Path("videos/styletalk/source_video/andrew_clip_2.mp4"),
+             Path("videos/styletalk/source_video/feifeili_clip2_short.mp4")]
+    assert {identity_of(p) for p in mead} == {"mead_M030"}
+    assert [identity_of(p) for p in style] == ["source_video_andrew", "source_video_andrew", "source_video_feifeili"]
+    assert identity_of(Path("videos/driving/d10.mp4")) == "driving_d10" == clip_name(Path("videos/driving/d10.mp4"))
+    assert len({clip_name(p) for p in mead}) == 3  # items and seeds stay per clip
+    others = [Path(f"videos/x/p{k}.mp4") for k in range(12)]
+    splits = assign_splits([identity_of(p) for p in mead + style + others], 0, (0.5, 0.2, 0.3))
+    assert len({splits[identity_of(p)] for p in mead}) == 1
