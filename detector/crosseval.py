@@ -118,6 +118,11 @@ class PhotoEval:
     mean_p_real: float | None
     mean_p_fake: float | None
     per_source: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # With familiarity statistics (detector.familiarity): the figures above use the shrunk logits, as
+    # the scan does; these are the raw model's, and the share of crops beyond the familiarity edge.
+    auc_raw: float | None = None
+    ece_raw: float | None = None
+    beyond_edge: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -134,7 +139,11 @@ def evaluate_photos(model: Any, photos: AlignedPhotos, n_boot: int = 1000, seed:
     keep = np.flatnonzero(photos.found)
     y = photos.labels[keep]
     masks = photos.masks[keep] if model.needs_mask else None
-    p = model.predict_proba(photos.crops[keep], masks=masks) if len(keep) else np.zeros(0)
+    raw, dist = model.predict_logits_and_distance(photos.crops[keep], masks=masks) if len(keep) else (
+        np.zeros(0), np.zeros(0))
+    fam = model.familiarity
+    p_raw = model.calibrator.predict_proba(raw) if len(keep) else np.zeros(0)
+    p = model.calibrator.predict_proba(raw * fam.shrink(dist)) if fam is not None and len(keep) else p_raw
     both = len(set(y.tolist())) == 2
     auc = ci = None
     if both:
@@ -157,6 +166,9 @@ def evaluate_photos(model: Any, photos: AlignedPhotos, n_boot: int = 1000, seed:
         mean_p_real=float(p[y == 0].mean()) if (y == 0).any() else None,
         mean_p_fake=float(p[y == 1].mean()) if (y == 1).any() else None,
         per_source=per,
+        auc_raw=_finite(M.roc_auc(y, p_raw)) if both and fam is not None else None,
+        ece_raw=_finite(M.expected_calibration_error(y, p_raw)) if both and fam is not None else None,
+        beyond_edge=float(np.mean(dist > fam.edge)) if fam is not None and len(keep) else None,
     )
 
 

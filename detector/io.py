@@ -7,6 +7,7 @@ written last, so a directory with a config is always complete.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import math
@@ -23,6 +24,7 @@ from safetensors.torch import load_file, save
 from torch import nn
 
 from detector.calibration import Calibrator, calibrator_from_dict
+from detector.familiarity import Familiarity, capture_features, validate_familiarity
 from detector.registry import create_detector, detector_spec
 from fakescope.core.atomicio import write_bytes_atomic, write_text_atomic
 from fakescope.core.device import resolve_device
@@ -152,6 +154,7 @@ class LoadedDetector:
     sha256: str
     path: Path
     calibrator: Calibrator = field(repr=False)
+    shrink_unfamiliar: bool = True  # False: raw logits (e.g. to refit the familiarity statistics)
 
     @property
     def input_size(self) -> int:
@@ -232,17 +235,39 @@ class LoadedDetector:
         ``bf16=None`` uses the precision the model was calibrated with (config ``bf16_inference``).
         ``masks`` (N, H, W) are the crops' face hulls; required when ``needs_mask``, else ignored.
         """
+        logits, distance = self.predict_logits_and_distance(crops_bgr_uint8, batch_size, bf16, masks)
+        if self.familiarity is None or not self.shrink_unfamiliar:
+            return logits
+        return (logits * self.familiarity.shrink(distance)).astype(np.float32)
+
+    @property
+    def familiarity(self) -> Familiarity | None:
+        """How far from its training crops a crop may be before its logit is shrunk (detector.familiarity)."""
+        d = self.config.get("familiarity")
+        return None if d is None else Familiarity.from_dict(d)
+
+    def predict_logits_and_distance(
+        self, crops_bgr_uint8: np.ndarray, batch_size: int = 64, bf16: bool | None = None,
+        masks: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Raw logits (N,) before any shrinking, and each crop's familiarity distance (NaN without
+        familiarity statistics)."""
         bf16 = bool(self.config.get("bf16_inference", False)) if bf16 is None else bf16
         masks = self._masks_for(masks)
         n = len(crops_bgr_uint8)
         out = np.empty(n, dtype=np.float32)
+        feats: list[torch.Tensor] = []
         dev = self.device
-        with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+        fam = self.familiarity
+        ctx = capture_features(self.model) if fam is not None else contextlib.nullcontext(feats)
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16), ctx as feats:
             for i in range(0, n, batch_size):
                 part = None if masks is None else masks[i : i + batch_size]
                 x = self.preprocess(crops_bgr_uint8[i : i + batch_size], part).to(dev)
                 out[i : i + len(x)] = self.model(x).float().cpu().numpy()
-        return out
+        if fam is None or not feats:
+            return out, np.full(n, np.nan)
+        return out, fam.distance(torch.cat(feats).numpy())
 
     @property
     def device(self) -> torch.device:
@@ -314,6 +339,8 @@ def validate_model_config(config: Any, where: str) -> None:
         raise ValueError(f"{where}: field 'aggregation' must be a JSON object, got {agg!r}")
     if "top_frac" in agg:
         _number(f"{where}: field 'aggregation.top_frac'", agg["top_frac"], 0.0, 1.0, open_low=True)
+    if "familiarity" in config:
+        validate_familiarity(config["familiarity"], where)
     cal = config.get("calibration")
     if cal is None:
         return

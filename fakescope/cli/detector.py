@@ -187,6 +187,10 @@ def cmd_detector_eval(args: argparse.Namespace) -> int:
         ece = "-" if r.ece is None else f"{r.ece:.3f}"
         print(f"{r.detector} on {r.manifest}: frame AUC {auc}, ECE {ece}, mean P(fake) real "
               f"{r.mean_p_real:.3f} / fake {r.mean_p_fake:.3f}; {r.with_face}/{r.images} images with a face")
+        if r.beyond_edge is not None:
+            print(f"    familiarity: {100 * r.beyond_edge:.0f}% of crops beyond the edge; without shrinking: frame AUC "
+                  f"{r.auc_raw if r.auc_raw is None else round(r.auc_raw, 3)}, "
+                  f"ECE {r.ece_raw if r.ece_raw is None else round(r.ece_raw, 3)}")
         for source, s in r.per_source.items():
             auc_s = "-" if s["auc"] is None else f"{s['auc']:.3f}"
             print(f"    {source:24s} {s['images']:5d} images  AUC {auc_s}  mean P(fake) {s['mean_p']:.3f}")
@@ -199,6 +203,17 @@ def cmd_detector_card(args: argparse.Namespace) -> int:
     from detector.model_card import write_model_card
 
     print(write_model_card(Path(args.model_dir), args.notes))
+    return EXIT_OK
+
+
+def cmd_detector_familiarity(args: argparse.Namespace) -> int:
+    from detector.familiarity_fit import fit_model_familiarity
+
+    m = fit_model_familiarity(args.model_dir, args.data)
+    print(f"familiarity -> {Path(args.model_dir) / 'config.json'}: {m['train_crops']} train crops, distance median "
+          f"{m['median']:.2f}, edge {m['edge']:.2f}; "
+          + ", ".join(f"{s}: median {m[f'{s}_median']:.2f}, {100 * m[f'{s}_beyond_edge']:.0f}% beyond the edge"
+                      for s in ("val", "test") if f"{s}_median" in m))
     return EXIT_OK
 
 
@@ -242,6 +257,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     de.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA when present, else the CPU")
     de.add_argument("--quiet", action="store_true")
     de.set_defaults(func=cmd_detector_eval)
+    df = det.add_parser("familiarity", help="fit how far from its training crops a crop may be before the "
+                                             "detector's logit is shrunk toward 0.5 (written into config.json)")
+    df.add_argument("model_dir", metavar="MODEL_DIR")
+    df.add_argument("--data", nargs="+", required=True, metavar="TESTSET_DIR",
+                    help="test sets whose train-split crops stand for the training data")
+    df.set_defaults(func=cmd_detector_familiarity)
     dc = det.add_parser("card", help="write MODEL_CARD.md for a trained model directory")
     dc.add_argument("model_dir", metavar="MODEL_DIR")
     dc.add_argument("--notes", default="", help="markdown appended under Notes (recipe, data, caveats)")
