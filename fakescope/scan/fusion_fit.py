@@ -26,7 +26,7 @@ from fakescope.core.atomicio import write_json_atomic
 from fakescope.core.types import Evidence
 from fakescope.scan.fusion import FusionModel, fusion_path
 
-FUSED_ANALYZERS = ("detector", "edges", "spectrum", "blink")
+FUSED_ANALYZERS = ("detector", "edges", "spectrum", "blink", "temporal")
 
 
 def evidence_from_record(record: dict[str, Any]) -> list[Evidence]:
