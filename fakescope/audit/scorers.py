@@ -59,7 +59,7 @@ def detector_hash(name: str) -> str | None:
 
 
 def build_scorers(detectors: list[str], include_analyzers: bool = True) -> dict[str, VerdictScorer]:
-    """``detector:<name>`` per detector; plus blink, edges, spectrum and the fused verdict of the first
+    """``detector:<name>`` per detector; plus blink, edges, spectrum, temporal, avsync and the fused verdict of the first
     (scanned without content credentials: see AUDITED_ANALYZERS)."""
     memo = ScanMemo()
     scorers: dict[str, VerdictScorer] = {}
@@ -69,7 +69,7 @@ def build_scorers(detectors: list[str], include_analyzers: bool = True) -> dict[
     if include_analyzers:
         first = detectors[0]
         key = detector_hash(first)
-        for analyzer in ("blink", "edges", "spectrum"):
+        for analyzer in ("blink", "edges", "spectrum", "temporal", "avsync"):
             scorers[analyzer] = VerdictScorer(memo, first, analyzer, AUDITED_ANALYZERS, key)
         scorers["fused"] = VerdictScorer(memo, first, None, AUDITED_ANALYZERS, key)
     return scorers
