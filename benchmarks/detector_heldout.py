@@ -34,8 +34,13 @@ def main() -> None:
     ap.add_argument("--photos", type=Path, nargs="*", default=[], help="photo sets (fakescope testset photos)")
     ap.add_argument("--input-size", type=int, default=128)
     ap.add_argument("--fusion-holdout", action="store_true", help="train as the shipped default was")
+    ap.add_argument("--methods", nargs="*", default=None, help="hold out only these methods (default: every one "
+                                                               "with test items)")
     args = ap.parse_args()
-    methods = sorted({r["method"] for r in read_manifest(args.data) if r["label"] == "fake"})
+    rows = [r for r in read_manifest(args.data) if r["label"] == "fake"]
+    methods = sorted({r["method"] for r in rows if r.get("split") == "test"})  # a method without test items cannot be measured
+    if args.methods:
+        methods = [m for m in methods if m in args.methods]
     full = {}
     if args.full:
         full = json.loads((args.full / "config.json").read_text())["metrics"]["test"]["per_method_video_auc"]
