@@ -31,6 +31,10 @@ def model_card(model_dir: Path, notes: str = "") -> str:
         f"- calibration: {cfg.get('calibration', {}).get('kind', cfg.get('calibration'))}; video threshold "
         f"{_fmt(cfg.get('threshold'))} (chosen on the validation split), frame threshold {_fmt(cfg.get('frame_threshold'))}",
         f"- aggregation: {cfg.get('aggregation')}",
+        *([f"- familiarity: logits of crops farther than {cfg['familiarity']['edge']:.2f} (RMS standardised feature "
+           f"distance; the training crops' {cfg['familiarity'].get('quantile', 0.95):.0%} quantile) from the training "
+           f"crops are shrunk toward 0.5 by (edge/d)^{cfg['familiarity'].get('power', 2.0):g} (detector.familiarity)"]
+          if cfg.get("familiarity") else []),
         f"- training data: manifest sha256 `{data.get('manifest_sha256')}`, counts {json.dumps(data.get('counts'))}, "
         f"excluded methods {data.get('exclude_methods') or 'none'}, online self-blend share of each batch "
         f"{data.get('sbi_fraction', 0.0)}",
