@@ -30,7 +30,9 @@ moves (a listener, a still photo): speech from someone else says nothing about t
 
 Honest limits: landmark mouth measures are noisy, so on clips of under ~10 s of speech the
 correlation of a genuine clip is often only 0.2-0.4 and a wrong track can reach that by chance;
-see benchmarks/avsync_accuracy.py for measured figures.
+see benchmarks/avsync_accuracy.py for measured figures. With several faces in view, each is held
+against the one audio track: a listener whose mouth moves while someone else speaks can look out of
+sync, which is one reason the fusion gives avsync little weight (fakescope.scan.fusion).
 """
 
 from __future__ import annotations
