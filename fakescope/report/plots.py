@@ -310,7 +310,7 @@ def avsync_plot(curves: Mapping[str, Sequence[float]], lag_curve: Sequence[tuple
             ax.plot(t, (y - y.mean()) / (y.std() or 1.0), lw=1.0, color=color, label=label)
     for k, (a, b) in enumerate(disagreeing):
         ax.axvspan(a, b, color="tab:orange", alpha=0.25, label="disagreeing window" if k == 0 else None)
-    ax.set(xlabel="time (s)", ylabel="standardised", title="mouth vs speech")
+    ax.set(xlabel="time (s)", ylabel="standardised", title=title)
     ax.set_yticks([])
     ax.legend(fontsize=8, loc="upper right")
     ax.grid(alpha=0.3)
@@ -324,5 +324,4 @@ def avsync_plot(curves: Mapping[str, Sequence[float]], lag_curve: Sequence[tuple
     axl.set(xlabel="sound after mouth (ms)", ylabel="correlation", title="correlation by lag")
     axl.legend(fontsize=7, loc="lower right")
     axl.grid(alpha=0.3)
-    fig.suptitle(title)
     return _finish(fig, path)
