@@ -48,7 +48,7 @@ import numpy as np
 from fakescope.core.analyzers import AnalyzerBase
 from fakescope.core.audio import AudioUnavailable, Envelope, speech_envelope
 from fakescope.core.types import Evidence, FaceObservation, VideoInfo
-from forensics.jsonmodel import JsonClassifier
+from forensics.jsonmodel import load_optional
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "avsync.json"
 MOUTH_MEASURES = ("jaw", "outer")
@@ -234,12 +234,6 @@ def rule_score(features: dict[str, float]) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-@lru_cache(maxsize=2)
-def _model(path: str) -> JsonClassifier | None:
-    p = Path(path)
-    return JsonClassifier.load(p, "fakescope forensics train avsync") if p.exists() else None
-
-
 class AvSyncAnalyzer(AnalyzerBase):
     name = "avsync"
 
@@ -268,7 +262,7 @@ class AvSyncAnalyzer(AnalyzerBase):
     def update(self, frame_index: int, timestamp: float, frame_bgr: np.ndarray, faces: list[FaceObservation],
                crops: Any) -> None:
         for f in faces:
-            if f.quality is not None and f.quality.reason in ("turned", "low_confidence"):
+            if f.quality.reason in ("turned", "low_confidence"):
                 continue
             m = mouth_measures(f.landmarks)
             if m is not None:
@@ -286,7 +280,7 @@ class AvSyncAnalyzer(AnalyzerBase):
             env = speech_envelope(self._path or "")
         except AudioUnavailable as exc:
             return {tid: self._insufficient(str(exc)) for tid in self._t}
-        model = _model(str(self.weights)) if self.use_model else None
+        model = load_optional(str(self.weights), FEATURE_NAMES, "fakescope forensics train avsync") if self.use_model else None
         out: dict[int, Evidence] = {}
         for tid, ts in self._t.items():
             res = sync(np.asarray(ts), np.stack(self._m[tid]), env, self.cfg)

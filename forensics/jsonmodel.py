@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,17 @@ class JsonClassifier:
         with path.open() as fh:
             return cls.from_json(json.load(fh))
 
+
+
+@lru_cache(maxsize=8)
+def load_optional(path: str, feature_names: tuple[str, ...], train_command: str) -> JsonClassifier | None:
+    """An analyzer's model file, loaded once per process: None when it is not installed (the analyzer
+    then says so), ValueError when it was trained on other features than the code makes now."""
+    p = Path(path)
+    if not p.exists():
+        return None
+    model = JsonClassifier.load(p, train_command)
+    if tuple(model.feature_names) != tuple(feature_names):
+        raise ValueError(f"{p} was trained on features {model.feature_names}, this code makes {feature_names}; "
+                         f"retrain it with `{train_command}`")
+    return model

@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +41,13 @@ import numpy as np
 
 from fakescope.core.analyzers import AnalyzerBase, CropCache
 from fakescope.core.types import Evidence, FaceObservation, VideoInfo
-from forensics.jsonmodel import JsonClassifier
+from forensics.jsonmodel import JsonClassifier, load_optional
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "temporal.json"
 CROP_SIZE = 64
 MARGIN = 0.3
-MOUTH_POINTS = tuple(range(48, 68)) + tuple(range(4, 13))  # lips and lower jaw line
-REST_POINTS = tuple(i for i in range(68) if i not in MOUTH_POINTS)
+MOUTH_POINTS = np.r_[48:68, 4:13]  # lips and lower jaw line
+REST_POINTS = np.setdiff1d(np.arange(68), MOUTH_POINTS)
 FEATURE_NAMES = (
     "face_vs_border",  # log(inner-face flicker / border flicker)
     "mouth_vs_border",  # log(mouth flicker / border flicker)
@@ -68,7 +67,6 @@ class TemporalConfig:
     embed_every_s: float = 1.5  # a dlib embedding costs about 60 ms on 2 cores
     max_gap_frames: int = 1  # a longer gap in a track starts a new run (differences never span it)
     window_s: float = 1.0  # per_frame windows
-    min_quality_reason: tuple[str, ...] = ("turned", "low_confidence", "too_small")
 
 
 def regions(lm: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -145,12 +143,6 @@ def track_features(fl_face: np.ndarray, fl_mouth: np.ndarray, fl_border: np.ndar
     }
 
 
-@lru_cache(maxsize=2)
-def _model(path: str) -> JsonClassifier | None:
-    p = Path(path)
-    return JsonClassifier.load(p, "fakescope forensics train temporal") if p.exists() else None
-
-
 class TemporalAnalyzer(AnalyzerBase):
     name = "temporal"
 
@@ -178,7 +170,7 @@ class TemporalAnalyzer(AnalyzerBase):
     def update(self, frame_index: int, timestamp: float, frame_bgr: np.ndarray, faces: list[FaceObservation],
                crops: CropCache | None) -> None:
         for f in faces:
-            if f.quality.reason in self.cfg.min_quality_reason:
+            if not f.quality.usable:  # the quality gate every face analyzer shares (fakescope.core.quality)
                 continue
             tr = self._tracks.setdefault(f.track_id, _Track())
             lm = np.asarray(f.landmarks, np.float64)
@@ -200,8 +192,8 @@ class TemporalAnalyzer(AnalyzerBase):
                 d2 = np.abs(g1 - 0.5 * (g0 + g2))
                 face, mouth, ring = regions(np.asarray(lm1, np.float64), CROP_SIZE)
                 tr.frames.append(frame_index - 1)
-                tr.jit_mouth.append(float(mag[list(MOUTH_POINTS)].mean()))
-                tr.jit_rest.append(float(mag[list(REST_POINTS)].mean()))
+                tr.jit_mouth.append(float(mag[MOUTH_POINTS].mean()))
+                tr.jit_rest.append(float(mag[REST_POINTS].mean()))
                 tr.fl_face.append(float(d2[face].mean()))
                 tr.fl_mouth.append(float(d2[mouth].mean()))
                 tr.fl_border.append(float(d2[ring].mean()))
@@ -228,7 +220,7 @@ class TemporalAnalyzer(AnalyzerBase):
         return np.linalg.norm(e - np.median(e, axis=0), axis=1)
 
     def finish(self) -> dict[int, Evidence]:
-        model = _model(str(self.weights)) if self.use_model else None
+        model = load_optional(str(self.weights), FEATURE_NAMES, "fakescope forensics train temporal") if self.use_model else None
         out: dict[int, Evidence] = {}
         for tid, tr in self._tracks.items():
             feats = self.features(tid)

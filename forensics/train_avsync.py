@@ -35,6 +35,7 @@ from fakescope.core.hashing import sha256_bytes, sha256_file
 from fakescope.core.metrics import roc_auc
 from fakescope.core.video import expand_video_inputs, probe
 from forensics.avsync import FEATURE_NAMES, FEATURES_VERSION, WEIGHTS, AvSyncConfig, mouth_measures, sync
+from forensics.fitting import fit_balanced_logistic
 from forensics.jsonmodel import JsonClassifier
 
 SHIFTS_S = (-0.6, -0.4, 0.4, 0.6)
@@ -122,14 +123,6 @@ def feature_rows(clips: list[Clip], cfg: AvSyncConfig | None = None) -> list[dic
     return rows
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float) -> Any:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=5000)).fit(x, y)
-
-
 def train(rows: list[dict[str, Any]], c: float = 0.3, seed: int = 0) -> tuple[JsonClassifier, dict[str, Any]]:
     """Fit on every row; AUCs are leave-one-clip-out (``cv_auc_swapped``: reals vs other clips' audio)."""
     clips = sorted({r["clip"] for r in rows if r["kind"] == "real"})
@@ -143,14 +136,14 @@ def train(rows: list[dict[str, Any]], c: float = 0.3, seed: int = 0) -> tuple[Js
     oof = np.full(len(rows), np.nan)
     for held in clips:
         te = groups == held
-        oof[te] = _fit(x[~te], y[~te], c).predict_proba(x[te])[:, 1]
+        oof[te] = fit_balanced_logistic(x[~te], y[~te], c).predict_proba(x[te])[:, 1]
     kind = np.array([r["kind"] for r in rows])
 
     def auc_vs(k: str) -> float:
         sel = (kind == "real") | (kind == k)
         return float(roc_auc(y[sel], oof[sel]))
 
-    pipe = _fit(x, y, c)
+    pipe = fit_balanced_logistic(x, y, c)
     metrics = {"cv_auc_swapped": auc_vs("swapped"), "cv_auc_shifted": auc_vs("shifted"),
                "rule_free_peak_auc_swapped": float(roc_auc(y[kind != "shifted"], -x[kind != "shifted", 0])),
                "clips": len(clips), "rows": len(rows), "n_swapped": int((kind == "swapped").sum()),

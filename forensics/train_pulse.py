@@ -39,6 +39,7 @@ from fakescope.core.faces import FacePipeline
 from fakescope.core.hashing import sha256_bytes, sha256_file
 from fakescope.core.types import Evidence, FaceObservation
 from fakescope.core.video import expand_video_inputs, probe
+from forensics.fitting import fit_balanced_logistic, load_feature_cache
 from forensics.jsonmodel import JsonClassifier
 from forensics.pulse import FEATURE_NAMES, FEATURES_VERSION, WEIGHTS, PulseAnalyzer, region_polygons
 
@@ -247,13 +248,8 @@ def fit(x: np.ndarray, y: np.ndarray, c: float = 0.3, signed: bool = True) -> An
     """The sign-bounded model (``signed``) or a free scikit-learn logistic regression, for comparison."""
     if signed:
         return SignedLogistic(c).fit(x, y)
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     mean = np.nanmean(x, axis=0)
-    return make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=5000)).fit(
-        _impute(x, np.where(np.isfinite(mean), mean, 0.0)), y)
+    return fit_balanced_logistic(_impute(x, np.where(np.isfinite(mean), mean, 0.0)), y, c)
 
 
 def cross_validate(x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int = 5, c: float = 0.3,
@@ -304,15 +300,7 @@ def train(rows: list[dict[str, Any]], c: float = 0.3, seed: int = 0) -> tuple[Js
 
 
 def load_cache(path: Path | None) -> dict[str, Any]:
-    if path is None or not path.exists():
-        return {}
-    try:
-        cache = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a pulse feature cache ({exc}); delete it or pass another --cache") from None
-    if not isinstance(cache, dict):
-        raise ValueError(f"{path}: not a pulse feature cache (a JSON object); delete it or pass another --cache")
-    return cache
+    return load_feature_cache(path, "pulse")
 
 
 def training_items(reals: Iterable[str | Path] = (), swaps: Path | None = None,

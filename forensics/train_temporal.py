@@ -30,6 +30,7 @@ from fakescope.core.hashing import sha256_bytes, sha256_file
 from fakescope.core.manifest import read_manifest
 from fakescope.core.metrics import roc_auc
 from fakescope.core.video import probe
+from forensics.fitting import fit_balanced_logistic, load_feature_cache
 from forensics.jsonmodel import JsonClassifier
 from forensics.temporal import FEATURE_NAMES, FEATURES_VERSION, WEIGHTS, TemporalAnalyzer
 
@@ -51,18 +52,6 @@ def video_features(path: Path) -> dict[str, float] | None:
     return an.features(max(counts, key=counts.__getitem__))
 
 
-def load_cache(path: Path | None) -> dict[str, Any]:
-    if path is None or not Path(path).is_file():
-        return {}
-    try:
-        cache = json.loads(Path(path).read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a temporal feature cache ({exc}); delete it or pass another --cache") from None
-    if not isinstance(cache, dict):
-        raise ValueError(f"{path}: not a temporal feature cache; delete it or pass another --cache")
-    return cache
-
-
 def feature_rows(testsets: Iterable[str | Path], cache: Path | None = None,
                  on_item: Callable[[int, int, str], None] | None = None) -> list[dict[str, Any]]:
     """One row per usable item of every test set: label, method, identity, split and features."""
@@ -73,7 +62,7 @@ def feature_rows(testsets: Iterable[str | Path], cache: Path | None = None,
             items.append((root / row["path"], row))
     if not items:
         raise ValueError("the test sets hold no items; build one with `fakescope testset build`")
-    features = load_cache(cache)
+    features = load_feature_cache(cache, "temporal")
     rows = []
     for k, (path, row) in enumerate(items):
         if not path.is_file():
@@ -91,14 +80,6 @@ def feature_rows(testsets: Iterable[str | Path], cache: Path | None = None,
     return rows
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float) -> Any:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=5000)).fit(x, y)
-
-
 def train(rows: list[dict[str, Any]], c: float = 0.3) -> tuple[JsonClassifier, dict[str, Any]]:
     """Fit on the train split; AUCs on the held-out (val + test) identities."""
     x = np.array([[r["features"][k] for k in FEATURE_NAMES] for r in rows])
@@ -109,7 +90,7 @@ def train(rows: list[dict[str, Any]], c: float = 0.3) -> tuple[JsonClassifier, d
     if len(set(y[train_sel].tolist())) < 2 or len(set(y[held].tolist())) < 2:
         raise ValueError("the temporal model needs real and fake items in the train split and in the val/test splits; "
                          "build a larger test set (more videos or --segments)")
-    pipe = _fit(x[train_sel], y[train_sel], c)
+    pipe = fit_balanced_logistic(x[train_sel], y[train_sel], c)
     p = pipe.predict_proba(x)[:, 1]
     fakes = sorted({m for m in method[y == 1]})
     real_held = held & (y == 0)
@@ -121,7 +102,7 @@ def train(rows: list[dict[str, Any]], c: float = 0.3) -> tuple[JsonClassifier, d
         keep = train_sel & (method != m)
         if len(set(y[keep].tolist())) < 2 or not (held & (method == m)).any():
             continue
-        q = _fit(x[keep], y[keep], c).predict_proba(x)[:, 1]
+        q = fit_balanced_logistic(x[keep], y[keep], c).predict_proba(x)[:, 1]
         lomo[m] = float(roc_auc(np.r_[np.zeros(real_held.sum()), np.ones((held & (method == m)).sum())],
                                 np.r_[q[real_held], q[held & (method == m)]]))
     metrics = {"heldout_auc": float(roc_auc(y[held], p[held])), "per_method": per_method,
