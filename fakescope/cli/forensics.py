@@ -113,6 +113,17 @@ def _add_faces_options(p: argparse.ArgumentParser, model: str) -> None:
                    help="never train on faces of these test sets' validation/test videos (hold them out instead)")
 
 
+def _add_model_options(p: argparse.ArgumentParser, model: str, cache_metavar: str, cache_help: str,
+                       seed: bool = True) -> None:
+    """--cache, --out, --C (and --seed) of the trainers that fit a logistic model on per-video features."""
+    p.add_argument("--cache", type=Path, default=None, metavar=cache_metavar, help=cache_help)
+    p.add_argument("--out", type=Path, default=None, metavar="JSON",
+                   help=f"where to write the model (default: the shipped forensics/weights/{model}.json)")
+    p.add_argument("--C", type=float, default=0.3, metavar="F", help="inverse L2 strength (default 0.3)")
+    if seed:
+        p.add_argument("--seed", type=int, default=0, metavar="N")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     forensics = group(sub, "forensics", "forensic analyzers (no CNN): train their small models")
     train = group(forensics, "train", "fit a forensic analyzer's model")
@@ -128,29 +139,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     tp.add_argument("--swaps", type=Path, default=None, metavar="DIR",
                     help="folder of <clip>__to__<identity>.mp4 + originals.txt")
     tp.add_argument("--pseudo", action="store_true", help="add pulse-washed copies of the reals as fakes")
-    tp.add_argument("--cache", type=Path, default=None, metavar="JSON", help="JSON cache of per-video features")
-    tp.add_argument("--out", type=Path, default=None, metavar="JSON",
-                    help="where to write the model (default: the shipped forensics/weights/pulse.json)")
-    tp.add_argument("--C", type=float, default=0.3, metavar="F", help="inverse L2 strength (default 0.3)")
-    tp.add_argument("--seed", type=int, default=0, metavar="N")
+    _add_model_options(tp, "pulse", "JSON", "JSON cache of per-video features")
     tp.set_defaults(func=cmd_forensics_train_pulse)
     ta = train.add_parser("avsync", help="audio-visual sync model: real clips vs the same clips with other clips' "
                                          "or shifted audio")
     ta.add_argument("--real", nargs="+", required=True, metavar="VIDEO_OR_DIR",
                     help="real talking clips with speech on their audio track, or folders of them")
-    ta.add_argument("--cache", type=Path, default=None, metavar="NPZ",
-                    help="npz cache of the clips' mouth tracks (by content hash): an interrupted run resumes")
-    ta.add_argument("--out", type=Path, default=None, metavar="JSON",
-                    help="where to write the model (default: the shipped forensics/weights/avsync.json)")
-    ta.add_argument("--C", type=float, default=0.3, metavar="F", help="inverse L2 strength (default 0.3)")
-    ta.add_argument("--seed", type=int, default=0, metavar="N")
+    _add_model_options(ta, "avsync", "NPZ",
+                       "npz cache of the clips' mouth tracks (by content hash): an interrupted run resumes")
     ta.set_defaults(func=cmd_forensics_train_avsync)
     tt = train.add_parser("temporal", help="temporal model: test-set fakes vs reals over time (train split only)")
     tt.add_argument("--data", nargs="+", required=True, type=Path, metavar="TESTSET_DIR",
                     help="test sets made by `fakescope testset build` (their identity-disjoint splits are kept)")
-    tt.add_argument("--cache", type=Path, default=None, metavar="JSON",
-                    help="JSON cache of per-video features (by content hash): an interrupted run resumes")
-    tt.add_argument("--out", type=Path, default=None, metavar="JSON",
-                    help="where to write the model (default: the shipped forensics/weights/temporal.json)")
-    tt.add_argument("--C", type=float, default=0.3, metavar="F", help="inverse L2 strength (default 0.3)")
+    _add_model_options(tt, "temporal", "JSON",
+                       "JSON cache of per-video features (by content hash): an interrupted run resumes", seed=False)
     tt.set_defaults(func=cmd_forensics_train_temporal)
