@@ -13,6 +13,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,7 +155,6 @@ class LoadedDetector:
     sha256: str
     path: Path
     calibrator: Calibrator = field(repr=False)
-    shrink_unfamiliar: bool = True  # False: raw logits (e.g. to refit the familiarity statistics)
 
     @property
     def input_size(self) -> int:
@@ -236,13 +236,14 @@ class LoadedDetector:
         ``masks`` (N, H, W) are the crops' face hulls; required when ``needs_mask``, else ignored.
         """
         logits, distance = self.predict_logits_and_distance(crops_bgr_uint8, batch_size, bf16, masks)
-        if self.familiarity is None or not self.shrink_unfamiliar:
+        if self.familiarity is None:
             return logits
         return (logits * self.familiarity.shrink(distance)).astype(np.float32)
 
-    @property
+    @cached_property
     def familiarity(self) -> Familiarity | None:
-        """How far from its training crops a crop may be before its logit is shrunk (detector.familiarity)."""
+        """How far from its training crops a crop may be before its logit is shrunk (detector.familiarity);
+        parsed once per loaded model, not per batch."""
         d = self.config.get("familiarity")
         return None if d is None else Familiarity.from_dict(d)
 
@@ -256,10 +257,9 @@ class LoadedDetector:
         masks = self._masks_for(masks)
         n = len(crops_bgr_uint8)
         out = np.empty(n, dtype=np.float32)
-        feats: list[torch.Tensor] = []
         dev = self.device
         fam = self.familiarity
-        ctx = capture_features(self.model) if fam is not None else contextlib.nullcontext(feats)
+        ctx = capture_features(self.model) if fam is not None else contextlib.nullcontext([])
         with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16), ctx as feats:
             for i in range(0, n, batch_size):
                 part = None if masks is None else masks[i : i + batch_size]
