@@ -11,7 +11,9 @@ from fakescope.core.audio import Envelope, speech_envelope
 from fakescope.core.faces import FacePipeline
 from fakescope.core.video import probe
 from forensics.avsync import AvSyncAnalyzer, AvSyncConfig, sync
+from tests.conftest import needs_ffmpeg
 
+pytestmark = needs_ffmpeg  # the audio track is read by ffmpeg
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "speech_head.mp4"
 
 

@@ -25,9 +25,9 @@ from generator.labels import (
     source_type_for,
     validation_state,
 )
+from tests.conftest import needs_ffmpeg
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,9 @@ import pytest
 
 from fakescope.core.audio import HOP_S, AudioUnavailable, has_audio, speech_envelope
 from forensics.avsync import AvSyncConfig, speech_mask
+from tests.conftest import needs_ffmpeg
 
+pytestmark = needs_ffmpeg
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "speech_head.mp4"
 
 

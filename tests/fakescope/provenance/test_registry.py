@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -14,9 +13,9 @@ from fakescope.cli import main
 from fakescope.provenance.analyzer import register_videos
 from fakescope.provenance.fingerprint import fingerprint_video
 from fakescope.provenance.registry import find_original, list_entries, verify_registry
+from tests.conftest import needs_ffmpeg
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
-needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is needed to make re-encoded copies")
 
 
 def _ffmpeg(src: Path, out: Path, *args: str) -> Path:

@@ -6,7 +6,7 @@ import pytest
 
 from fakescope.core.video import iter_frames
 from fakescope.scan.pipeline import ScanConfig, scan_video
-from tests.conftest import FIXTURES, write_video
+from tests.conftest import FIXTURES, needs_ffmpeg, write_video
 
 REQUIRED = {"file", "sha256", "verdict", "fake_probability", "video", "faces", "analyzers", "timing", "versions"}
 
@@ -90,6 +90,7 @@ def test_every_track_is_reported_with_its_evidence(talking_head: Path, tmp_path:
 
 
 @pytest.mark.slow
+@needs_ffmpeg
 def test_speech_clip_gets_an_audio_visual_sync_verdict_and_its_plot(tmp_path: Path) -> None:
     from fakescope.report.scan_report import write_scan_report
 
