@@ -283,7 +283,8 @@ class AvSyncAnalyzer(AnalyzerBase):
         model = load_optional(str(self.weights), FEATURE_NAMES, "fakescope forensics train avsync") if self.use_model else None
         out: dict[int, Evidence] = {}
         for tid, ts in self._t.items():
-            res = sync(np.asarray(ts), np.stack(self._m[tid]), env, self.cfg)
+            times, mouth = np.asarray(ts), np.stack(self._m[tid])
+            res = sync(times, mouth, env, self.cfg)
             if isinstance(res, str):
                 out[tid] = self._insufficient(res)
                 continue
@@ -297,20 +298,19 @@ class AvSyncAnalyzer(AnalyzerBase):
                 "plausible_lag_ms": [round(1000 * x) for x in self.cfg.plausible_lag_s],
                 "lag_curve": [[round(float(lag), 3), round(float(c), 4)] for lag, c in
                               zip(res.curve_lags_s[::2], res.curve[::2], strict=True)],
-                "curves": self._plot_curves(tid, env),
+                "curves": self._plot_curves(times, mouth, env),
             })
         return out
 
-    def _plot_curves(self, tid: int, env: Envelope) -> dict[str, list[float]]:
+    def _plot_curves(self, t: np.ndarray, mouth: np.ndarray, env: Envelope) -> dict[str, list[float]]:
         """The mouth opening and the speech envelope on a 10 Hz grid (first ``plot_max_s``), for the report."""
-        t = np.asarray(self._t[tid])
         t1 = min(t[-1], env.times[-1], t[0] + self.cfg.plot_max_s)
         if t1 <= t[0]:
             return {"t": [], "mouth": [], "audio": []}
         grid = np.arange(t[0], t1, 0.1)
-        mouth = np.interp(grid, t, np.stack(self._m[tid])[:, 0])
+        opening = np.interp(grid, t, mouth[:, 0])
         audio = np.interp(grid, env.times, env.log_energy)
-        return {"t": np.round(grid, 2).tolist(), "mouth": np.round(mouth, 4).tolist(),
+        return {"t": np.round(grid, 2).tolist(), "mouth": np.round(opening, 4).tolist(),
                 "audio": np.round(audio, 3).tolist()}
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -81,13 +82,20 @@ def regions(lm: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     x1, y1 = lm[48:68].max(axis=0)
     pad = 0.15 * (x1 - x0)
     mouth[int(max(y0 - pad, 0)):int(max(min(y1 + pad, size), 0)), int(max(x0 - pad, 0)):int(max(min(x1 + pad, size), 0))] = 1
-    ring = np.zeros((size, size), bool)
-    b = max(2, size // 10)
-    ring[:b], ring[-b:], ring[:, :b], ring[:, -b:] = True, True, True, True
-    return (inner > 0) & (mouth == 0), mouth > 0, ring & (inner == 0)
+    return (inner > 0) & (mouth == 0), mouth > 0, _border(size) & (inner == 0)
 
 
 _KERNEL = np.ones((5, 5), np.uint8)
+
+
+@lru_cache(maxsize=4)
+def _border(size: int) -> np.ndarray:
+    """The crop's outer tenth on every side (the same for every frame, so made once)."""
+    ring = np.zeros((size, size), bool)
+    b = max(2, size // 10)
+    ring[:b], ring[-b:], ring[:, :b], ring[:, -b:] = True, True, True, True
+    ring.setflags(write=False)
+    return ring
 
 
 def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
