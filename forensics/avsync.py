@@ -22,7 +22,7 @@ Per face track:
    when its own correlation at the clip's best plausible lag is below ``disagree_below``.
 3. Score: the shipped logistic model (``weights/avsync.json``, trained by
    ``forensics.train_avsync`` on real clips vs the same clips with other clips' audio and shifted
-   audio) on ``FEATURE_NAMES``, or without it ``rule_score``.
+   audio) on ``MODEL_FEATURES``, or without it ``rule_score``.
 
 Insufficient (score 0.5, no weight): no audio track or no ffmpeg; less than ``min_speech_s`` of
 speech; less than ``min_face_s`` of the track's face overlapping the audio; a mouth that hardly
@@ -55,11 +55,17 @@ MOUTH_MEASURES = ("jaw", "outer")
 FEATURE_NAMES = (
     "peak_corr",  # correlation at the best lag within the plausible range (sound -150..350 ms after the mouth)
     "prominence",  # that peak minus the median |correlation| over all lags: a peak that stands out
+    "gap",  # how far the highest point over all lags rises above the plausible peak (a shifted track: far)
     "abs_lag_s",  # |lag| of the highest point over all lags (0 for a genuine clip, big for a shifted one)
     "outside",  # 1 when the highest point lies outside the plausible range
     "disagree_frac",  # share of windows whose correlation at the plausible lag is below disagree_below
 )
-FEATURES_VERSION = 1
+# What the shipped model weighs: the in-range peak's prominence says whether this audio belongs to this
+# mouth at all (replaced audio), the gap whether it fits better at an implausible lag (a shifted track).
+# Adding peak_corr, abs_lag_s, outside and disagree_frac lowered the leave-one-clip-out AUC against
+# replaced audio (docs/experiments.md); they stay in the JSON for the report and for rule_score.
+MODEL_FEATURES = ("prominence", "gap")
+FEATURES_VERSION = 1  # of the cached mouth measures (forensics.train_avsync); the features above derive from them
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,7 @@ def sync(times: np.ndarray, mouth: np.ndarray, env: Envelope, cfg: AvSyncConfig)
     feats = {
         "peak_corr": float(curve[best_plausible]),
         "prominence": float(curve[best_plausible] - np.median(np.abs(curve))),
+        "gap": float(curve[best] - curve[best_plausible]),
         "abs_lag_s": float(abs(lags[best]) / rate),
         "outside": float(not plausible[best]),
         "disagree_frac": len(disagreeing) / len(spans),
@@ -280,7 +287,7 @@ class AvSyncAnalyzer(AnalyzerBase):
             env = speech_envelope(self._path or "")
         except AudioUnavailable as exc:
             return {tid: self._insufficient(str(exc)) for tid in self._t}
-        model = load_optional(str(self.weights), FEATURE_NAMES, "fakescope forensics train avsync") if self.use_model else None
+        model = load_optional(str(self.weights), MODEL_FEATURES, "fakescope forensics train avsync") if self.use_model else None
         out: dict[int, Evidence] = {}
         for tid, ts in self._t.items():
             times, mouth = np.asarray(ts), np.stack(self._m[tid])
@@ -288,7 +295,7 @@ class AvSyncAnalyzer(AnalyzerBase):
             if isinstance(res, str):
                 out[tid] = self._insufficient(res)
                 continue
-            x = np.array([[res.features[k] for k in FEATURE_NAMES]])
+            x = np.array([[res.features[k] for k in MODEL_FEATURES]])
             score = float(model.predict_proba(x)[0]) if model is not None else rule_score(res.features)
             out[tid] = Evidence(self.name, score, "ok", {
                 "lag_ms": round(1000 * res.lag_s, 1), "correlation": round(res.correlation, 4),

@@ -34,7 +34,7 @@ from fakescope.core.faces import FacePipeline
 from fakescope.core.hashing import sha256_bytes, sha256_file
 from fakescope.core.metrics import roc_auc
 from fakescope.core.video import expand_video_inputs, probe
-from forensics.avsync import FEATURE_NAMES, FEATURES_VERSION, WEIGHTS, AvSyncConfig, mouth_measures, sync
+from forensics.avsync import FEATURES_VERSION, MODEL_FEATURES, WEIGHTS, AvSyncConfig, mouth_measures, sync
 from forensics.fitting import fit_balanced_logistic
 from forensics.jsonmodel import JsonClassifier
 
@@ -130,7 +130,7 @@ def train(rows: list[dict[str, Any]], c: float = 0.3, seed: int = 0) -> tuple[Js
         raise ValueError(f"the avsync model needs at least 3 real clips with speech and a talking face; {len(clips)} "
                          "were usable: add clips with --real (each needs an audio track with a few seconds of speech)")
     rows = [r for r in rows if r["clip"] in clips]
-    x = np.array([[r[k] for k in FEATURE_NAMES] for r in rows])
+    x = np.array([[r[k] for k in MODEL_FEATURES] for r in rows])
     y = np.array([r["label"] for r in rows])
     groups = np.array([r["clip"] for r in rows])
     oof = np.full(len(rows), np.nan)
@@ -143,16 +143,17 @@ def train(rows: list[dict[str, Any]], c: float = 0.3, seed: int = 0) -> tuple[Js
         sel = (kind == "real") | (kind == k)
         return float(roc_auc(y[sel], oof[sel]))
 
+    prominence = np.array([r["prominence"] for r in rows])
     pipe = fit_balanced_logistic(x, y, c)
     metrics = {"cv_auc_swapped": auc_vs("swapped"), "cv_auc_shifted": auc_vs("shifted"),
-               "rule_free_peak_auc_swapped": float(roc_auc(y[kind != "shifted"], -x[kind != "shifted", 0])),
+               "rule_free_prominence_auc_swapped": float(roc_auc(y[kind != "shifted"], -prominence[kind != "shifted"])),
                "clips": len(clips), "rows": len(rows), "n_swapped": int((kind == "swapped").sum()),
                "n_shifted": int((kind == "shifted").sum())}
     meta = {"C": c, "seed": seed, "features_version": FEATURES_VERSION, "metrics": metrics, "shifts_s": list(SHIFTS_S),
             "model": "standardise + class-balanced L2 logistic regression", "clips": clips,
             "data_hash": sha256_bytes("\n".join(clips).encode()),
-            "coef": dict(zip(FEATURE_NAMES, np.round(pipe[-1].coef_[0], 4).tolist(), strict=True))}
-    return JsonClassifier.from_sklearn(pipe, FEATURE_NAMES, meta), metrics
+            "coef": dict(zip(MODEL_FEATURES, np.round(pipe[-1].coef_[0], 4).tolist(), strict=True))}
+    return JsonClassifier.from_sklearn(pipe, MODEL_FEATURES, meta), metrics
 
 
 def fit_avsync_model(reals: Iterable[str | Path], cache: Path | None = None, out: Path = WEIGHTS, c: float = 0.3,

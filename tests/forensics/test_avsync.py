@@ -108,7 +108,7 @@ def test_training_needs_three_clips_and_writes_a_model_only_then(tmp_path: Path)
         real = kind == "real"
         return {"clip": clip, "audio": clip, "kind": kind, "shift_s": 0.0, "label": int(not real), "lag_s": 0.0,
                 "peak_corr": rng.normal(0.4 if real else 0.15, 0.05), "prominence": rng.normal(0.3 if real else 0.08, 0.05),
-                "abs_lag_s": abs(rng.normal(0.05 if real else 0.5, 0.1)), "outside": float(not real and rng.random() < 0.6),
+                "gap": abs(rng.normal(0.0 if real else 0.1, 0.05)), "abs_lag_s": abs(rng.normal(0.05 if real else 0.5, 0.1)), "outside": float(not real and rng.random() < 0.6),
                 "disagree_frac": 0.0}
 
     with pytest.raises(ValueError, match="at least 3 real clips"):
