@@ -12,6 +12,12 @@ swaps, reconstructions, reenactment) draws its colour transfer (none, Reinhard, 
 mask shape (:func:`shape_mask`: landmark hull, eroded hull, fitted ellipse, or only the
 eyes-nose-mouth region), its feather width and alpha versus Poisson compositing per item, so a
 detector cannot learn one pipeline's seam. The mask shapes live here and nowhere else.
+
+Detail matching (:func:`match_detail`, faceswap's convert-stage sharpening): an autoencoder's
+decoded face is softer than the footage around it (a third of its Laplacian variance or less),
+which is the easiest thing for a detector to learn and not what tools that sharpen their output
+leave. Unsharp masking the warped face until its detail is a chosen fraction of the original
+face's removes that shortcut.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import numpy as np
 BlendMode = Literal["feather", "seamless"]
 MaskShape = Literal["hull", "eroded_hull", "ellipse", "region"]
 Composite = Literal["alpha", "poisson"]
+DetailMode = Literal["sharpen", "transfer"]
 
 MASK_SHAPES: tuple[MaskShape, ...] = ("hull", "eroded_hull", "ellipse", "region")
 COLOUR_MODES = ("none", "reinhard", "histogram")
@@ -34,6 +41,7 @@ FEATHER_CHOICES = (0.02, 0.04, 0.06, 0.09)  # Gaussian sigma, same units
 # eyelids are inside), not the brows, cheeks or jaw line.
 REGION_POINTS = np.r_[27:36, 36:48, 48:68]
 REGION_GROW = 1.15
+DETAIL_SIZE = 128  # face crop size at which detail is matched (the generator's sharpness figure is measured at 128 px)
 
 
 def sample_blend_params(rng: np.random.Generator) -> dict[str, object]:
@@ -130,6 +138,71 @@ def roi_of(inverse: np.ndarray, size: int, frame_shape: tuple[int, ...]) -> tupl
     if x1 <= x0 or y1 <= y0:
         return None
     return int(x0), int(y0), int(x1), int(y1)
+
+
+def laplacian_variance(image_bgr: np.ndarray, inside: np.ndarray) -> float:
+    """Variance of the grey image's Laplacian where ``inside`` is set: how much fine detail there is."""
+    lap = cv2.Laplacian(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY), cv2.CV_64F)
+    return float(lap[inside].var()) if inside.any() else 0.0
+
+
+def match_detail(face: np.ndarray, reference: np.ndarray, inside: np.ndarray, target: float,
+                 sigma: float = 1.0, max_amount: float = 2.5) -> np.ndarray:
+    """``face`` unsharp-masked so its detail inside ``inside`` is ``target`` x ``reference``'s.
+
+    Both are uint8 BGR of one shape (the face as pasted and the frame region it replaces). A face
+    already that sharp is returned as it is; a face too blurry to reach the target gets
+    ``max_amount``. The amount is found by bisection (the Laplacian variance rises with it)."""
+    if target <= 0 or face.shape != reference.shape or not inside.any():
+        return face
+    want = target * laplacian_variance(reference, inside)
+    if laplacian_variance(face, inside) >= want:
+        return face
+    f = face.astype(np.float32)
+    high = f - cv2.GaussianBlur(f, (0, 0), sigma)
+
+    def sharpened(amount: float) -> np.ndarray:
+        return np.clip(f + amount * high + 0.5, 0, 255).astype(np.uint8)
+
+    lo, hi = 0.0, max_amount
+    if laplacian_variance(sharpened(hi), inside) > want:
+        for _ in range(8):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if laplacian_variance(sharpened(mid), inside) < want else (lo, mid)
+    return sharpened(hi)
+
+
+def upscale_with_detail(
+    frame: np.ndarray, face: np.ndarray, mask: np.ndarray, region: np.ndarray, inverse: np.ndarray, target: float,
+    mode: DetailMode = "sharpen", size: int = DETAIL_SIZE,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A decoded crop brought to ``size`` px and sharpened there to ``target`` x the detail of the face it
+    replaces (cut from ``frame`` at the same size). ``mode`` "sharpen": unsharp masking only;
+    "transfer": first the replaced face's band finer than the decoder's pixels, then unsharp masking
+    for what is still missing. "transfer" looks more natural but carries some of the replaced
+    person's identity back (measured in docs/experiments.md), so the default is "sharpen".
+    Returns the face, its blend mask and the new crop->frame affine, ready for :func:`paste_face`.
+
+    Why at a fixed face scale: detail matched in the frame would be matched against sensor noise and
+    compression at whatever resolution the video has, which a 64 px decoder cannot carry; sharpening
+    to reach it over-sharpens, and the face still looks soft at a normal viewing scale."""
+    k = size / face.shape[0]
+    inv = np.asarray(inverse, np.float64).copy()
+    inv[:, 2] += inv[:, :2] @ np.full(2, 0.5 / k - 0.5)  # cv2.resize keeps pixel centres, not corners, aligned
+    inv[:, :2] /= k
+    ref = cv2.warpAffine(frame, cv2.invertAffineTransform(inv), (size, size), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+    up = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
+    inside = cv2.resize(region.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR) > 0.5
+    if mode == "transfer" and k > 1:
+        # The band above the decoder's resolution is empty in the upscaled face; take it from the
+        # face being replaced (skin texture, sensor noise, compression), which the frame around
+        # it shares. Some of the replaced person's identity comes with it (docs/experiments.md).
+        r = ref.astype(np.float32)
+        fine = r - cv2.GaussianBlur(r, (0, 0), 0.5 * k)
+        up = np.clip(up.astype(np.float32) + fine + 0.5, 0, 255).astype(np.uint8)
+    up = match_detail(up, ref, inside, target)
+    return up, cv2.resize(mask.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR), inv
 
 
 def paste_face(

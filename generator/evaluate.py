@@ -23,6 +23,7 @@ from fakescope.core.atomicio import write_json_atomic, write_png_atomic
 from fakescope.core.embedding import face_descriptor
 from fakescope.core.faces import FacePipeline, align_face, detect_landmarks_image
 from fakescope.core.video import IMAGE_SUFFIXES, probe
+from generator.blend import laplacian_variance
 from generator.losses import ssim
 from generator.models import images_to_tensor
 from generator.render import SwapEngine
@@ -238,13 +239,8 @@ def face_sharpness_ratio(frame_in: np.ndarray, frame_sw: np.ndarray, lm_in: np.n
     landmarks (the swap is pasted where the input face was) and measured inside its hull."""
     a, b = align_face(frame_in, lm_in, size), align_face(frame_sw, lm_in, size)
     inside = a.mask > 0.5
-
-    def var(img: np.ndarray) -> float:
-        lap = cv2.Laplacian(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.CV_64F)
-        return float(lap[inside].var()) if inside.any() else 0.0
-
-    base = var(a.image)
-    return var(b.image) / base if base > 0 else 1.0
+    base = laplacian_variance(a.image, inside)
+    return laplacian_variance(b.image, inside) / base if base > 0 else 1.0
 
 
 def _mean(values: list[float]) -> float | None:

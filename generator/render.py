@@ -26,7 +26,15 @@ from fakescope.core.checkpoint import load_checkpoint, load_module
 from fakescope.core.faces import AlignedFace, FacePipeline, align_face
 from fakescope.core.hashing import sha256_file
 from fakescope.core.video import probe
-from generator.blend import BlendMode, MaskShape, blend_mask, paste_face, shape_mask
+from generator.blend import (
+    BlendMode,
+    DetailMode,
+    MaskShape,
+    blend_mask,
+    paste_face,
+    shape_mask,
+    upscale_with_detail,
+)
 from generator.colour import ColourMode, transfer_colour
 from generator.labels import LabelError, load_signing_identity, read_file, sign_video, strength_for_crf
 from generator.models import FaceSwapModel, Preset, autocast_dtype, images_to_tensor, tensor_to_images
@@ -45,6 +53,10 @@ class RenderOptions:
     shape: MaskShape = "hull"  # the landmark mask's shape (generator.blend.shape_mask): hull, ellipse, region
     erode: float = 0.04  # fraction of the crop size
     feather: float = 0.05  # Gaussian sigma, fraction of the crop size
+    # Upscale the decoded face to 128 px and sharpen it there to this fraction of the original face's
+    # detail (Laplacian variance; generator.blend.upscale_with_detail); None: as decoded, softer than the footage.
+    detail: float | None = None
+    detail_mode: DetailMode = "sharpen"  # "transfer": the original face's finest band first (pulls identity back; docs)
     all_faces: bool = False  # swap every tracked face, not only the largest one
     h264: bool = True  # re-encode with ffmpeg/libx264 when available
     crf: int = 18
@@ -137,7 +149,10 @@ class SwapEngine:
         else:
             raise ValueError(f"unknown mask mode {o.mask!r}; use 'hull', 'predicted' or 'both'")
         face = transfer_colour(face, crop.image, region, o.colour)
-        return paste_face(frame_bgr, face, blend_mask(region, o.erode, o.feather), crop.inverse, o.blend)
+        mask, inverse = blend_mask(region, o.erode, o.feather), crop.inverse
+        if o.detail is not None:
+            face, mask, inverse = upscale_with_detail(frame_bgr, face, mask, region, inverse, o.detail, o.detail_mode)
+        return paste_face(frame_bgr, face, mask, inverse, o.blend)
 
     def swap_frame(
         self, frame_bgr: np.ndarray, landmarks: np.ndarray, to_identity: str, options: RenderOptions | None = None

@@ -95,6 +95,9 @@ class Segment:
 
 ALL_METHODS = ("self_blend", "warp", "reenact", "animate", "ae_swap", "ae_gan_swap", "ae_recon")
 DRIVEN = ("reenact", "animate")  # methods that take another person's motion
+# Autoencoder swaps and reconstructions: as decoded (0) or sharpened to this share of the replaced face's
+# detail (generator.blend.upscale_with_detail), so softness is no shortcut for the detector.
+DETAIL_CHOICES = (0.0, 0.6, 0.8, 1.0)
 
 
 class MethodUnavailable(Exception):
@@ -331,7 +334,7 @@ class MethodBank:
             own = self.decoder_identities(eng)
             targets = [t for t in eng.identities if own.get(t) != segment.identity] or list(eng.identities)
             return {"run": Path(eng.run_dir).name, "run_step": int(eng.step), "to": targets[int(rng.integers(len(targets)))],
-                    **sample_blend_params(rng)}
+                    **sample_blend_params(rng), "detail": float(rng.choice(DETAIL_CHOICES))}
         if method == "ae_recon":
             found = self.recon_engine(segment.identity)
             if found is None:
@@ -339,7 +342,7 @@ class MethodBank:
                 raise MethodUnavailable(f"no decoder of {segment.identity} in the generator runs ({runs})")
             eng, name = found
             return {"run": Path(eng.run_dir).name, "run_step": int(eng.step), "to": name,
-                    "gan": run_uses_gan(eng.meta), **sample_blend_params(rng)}
+                    "gan": run_uses_gan(eng.meta), **sample_blend_params(rng), "detail": float(rng.choice(DETAIL_CHOICES))}
         if method == "reenact":
             from generator.reenact import MIN_OWN_OPENING, most_open_frame, sample_reenact_params
 
@@ -377,7 +380,8 @@ class MethodBank:
             from generator.render import RenderOptions
 
             opts = RenderOptions(colour=params["colour"], blend="seamless" if params["blend"] == "poisson" else "feather",
-                                 shape=params["mask"], erode=params["erode"], feather=params["feather"], precision="fp32")
+                                 shape=params["mask"], erode=params["erode"], feather=params["feather"], precision="fp32",
+                                 detail=params.get("detail") or None)  # 0 or absent (older manifests): as decoded
             eng = engine if engine is not None else self._engine(method)
             return eng.swap_frame(frame, lm, params["to"], opts)[0]
         raise ValueError(f"unknown fake method {method!r}")

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from generator.blend import blend_mask, paste_face
+from generator.blend import blend_mask, laplacian_variance, match_detail, paste_face, upscale_with_detail
 
 
 def _disc(size: int) -> np.ndarray:
@@ -102,3 +102,41 @@ def test_composite_leaves_every_pixel_outside_the_mask_alone(face, mode: str) ->
     assert np.abs(out[mask > 0.9].astype(int) - img[mask > 0.9]).mean() > 5
     with pytest.raises(ValueError):
         composite(img, src, mask, "median")
+
+
+def _textured(size: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = cv2.resize(rng.integers(0, 255, (size // 4, size // 4, 3), dtype=np.uint8), (size, size),
+                     interpolation=cv2.INTER_CUBIC)
+    return cv2.add(img, rng.integers(0, 30, (size, size, 3), dtype=np.uint8))
+
+
+def test_match_detail_sharpens_a_soft_face_to_the_asked_share_of_the_original_detail() -> None:
+    ref = _textured(128)
+    soft = cv2.GaussianBlur(ref, (0, 0), 0.8)
+    inside = _disc(128) > 0.5
+    before = laplacian_variance(soft, inside) / laplacian_variance(ref, inside)
+    out = match_detail(soft, ref, inside, 0.6)
+    after = laplacian_variance(out, inside) / laplacian_variance(ref, inside)
+    assert before < 0.3 and 0.55 <= after <= 0.7
+    assert np.array_equal(match_detail(ref, soft, inside, 0.6), ref)  # already sharp enough: unchanged
+
+
+def test_upscale_with_detail_pastes_a_128_px_face_where_the_decoded_crop_was() -> None:
+    frame = _textured(300, seed=1)
+    fwd = np.array([[0.25, 0, -25.0], [0, 0.25, -20.0]])  # a 256 px square at (100, 80) seen as a 64 px crop
+    inverse = cv2.invertAffineTransform(fwd)
+    crop = cv2.warpAffine(frame, fwd, (64, 64), flags=cv2.INTER_AREA)
+    mask = _disc(64)
+    face, big_mask, inv = upscale_with_detail(frame, crop, mask, mask, inverse, 0.8)
+    assert face.shape == (128, 128, 3) and big_mask.shape == (128, 128)
+    plain, used = paste_face(frame, crop, mask, inverse)
+    sharp, used_big = paste_face(frame, face, big_mask, inv)
+    def centre(m: np.ndarray) -> np.ndarray:
+        ys, xs = np.indices(m.shape)
+        return np.array([(xs * m).sum(), (ys * m).sum()]) / m.sum()
+
+    # the same place and mask in the frame (a hard-edged mask differs only along its edge)
+    assert np.abs(used - used_big).mean() < 0.01 and np.abs(centre(used) - centre(used_big)).max() < 0.3
+    inside = used > 0.9
+    assert laplacian_variance(sharp, inside) > 1.5 * laplacian_variance(plain, inside)
