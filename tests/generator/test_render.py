@@ -67,6 +67,20 @@ def test_swap_frame_changes_only_the_face(tiny_run: Path) -> None:
     assert inside > 0.9 * mask.sum()  # the mask sits on the detected face
 
 
+def test_detail_matching_sharpens_the_swap_and_keeps_it_inside_the_mask(tiny_run: Path) -> None:
+    from generator.blend import laplacian_variance
+
+    engine = SwapEngine(tiny_run)
+    _, _, frame, faces = next(iter(FacePipeline().run(CLIP)))
+    soft, mask = engine.swap_frame(frame, faces[0].landmarks, "bob", RenderOptions())
+    sharp, mask_d = engine.swap_frame(frame, faces[0].landmarks, "bob", RenderOptions(detail=0.8))
+    changed = np.abs(sharp.astype(int) - frame.astype(int)).max(2) > 0
+    assert not changed[mask_d == 0].any()
+    assert np.abs(mask - mask_d).mean() < 0.01  # the same place in the frame
+    inside = (mask > 0.9) & (mask_d > 0.9)
+    assert laplacian_variance(sharp, inside) > 1.2 * laplacian_variance(soft, inside)
+
+
 def test_render_rejects_unknown_identity_and_bad_output(tiny_run: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="knows: alice, bob"):
         render_swap(tiny_run, CLIP, "carol", tmp_path / "x.mp4", progress=False)

@@ -7,7 +7,7 @@ import pytest
 from fakescope.core.faces import FacePipeline
 from fakescope.core.manifest import MANIFEST_COLUMNS, read_manifest
 from generator.perturb import Perturbation, apply_frame, sample_perturbation
-from generator.testset import TestsetConfig, assign_splits, build_testset
+from generator.testset import DETAIL_CHOICES, TestsetConfig, assign_splits, build_testset
 from generator.warpfake import dilated_region, warp_fake_frame
 
 TINY = dict(clip_frames=8, segments_per_video=2, crops_per_item=3, methods=("self_blend", "warp"))
@@ -285,6 +285,7 @@ def test_ae_recon_items_from_a_tiny_run(tmp_path: Path, talking_head: Path, tiny
     assert list(rows) == ["fixtures_talking_head"]
     p = json.loads(rows["fixtures_talking_head"]["params"])
     assert p["to"] == "alice" and p["run"] == "run"
+    assert p["detail"] in DETAIL_CHOICES  # as decoded or sharpened, drawn per item
     why = json.loads((tmp_path / "ts" / "build.json").read_text())["unavailable"]
     assert "no decoder of mirror_other" in why["mirror_other_s0_ae_recon"]
 
