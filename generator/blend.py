@@ -13,11 +13,11 @@ mask shape (:func:`shape_mask`: landmark hull, eroded hull, fitted ellipse, or o
 eyes-nose-mouth region), its feather width and alpha versus Poisson compositing per item, so a
 detector cannot learn one pipeline's seam. The mask shapes live here and nowhere else.
 
-Detail matching (:func:`match_detail`, faceswap's convert-stage sharpening): an autoencoder's
-decoded face is softer than the footage around it (a third of its Laplacian variance or less),
-which is the easiest thing for a detector to learn and not what tools that sharpen their output
-leave. Unsharp masking the warped face until its detail is a chosen fraction of the original
-face's removes that shortcut.
+Detail matching (:func:`upscale_with_detail`, faceswap's convert-stage sharpening): an
+autoencoder's decoded face is much softer than the footage around it, which is the easiest thing
+for a detector to learn and not what tools that sharpen their output leave. Unsharp masking the
+decoded face, at a fixed face scale, until its detail is a chosen share of the original face's
+takes that shortcut away (figures: docs/experiments.md).
 """
 
 from __future__ import annotations

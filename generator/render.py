@@ -68,6 +68,11 @@ class RenderOptions:
     # (generator.threads); None leaves torch's setting alone.
     threads: int | None = 1
 
+    def __post_init__(self) -> None:
+        if self.detail is not None and not 0.0 < self.detail <= 2.0:
+            raise ValueError(f"detail={self.detail} is a share of the original face's detail: give a value in (0, 2], "
+                             "e.g. 0.8, or leave it out to keep the face as decoded")
+
 
 @dataclass(frozen=True)
 class RenderResult:

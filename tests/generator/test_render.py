@@ -110,3 +110,9 @@ def test_a_rendered_swap_is_labelled_and_a_scan_calls_it_fake(tiny_run: Path, tm
     assert cred["status"] == "ok" and cred["c2pa"]["valid"] and cred["c2pa"]["ai_generated"]
     assert cred["watermark"]["found"] and cred["watermark"]["payload"] == res.label["watermark"]["payload"]
     assert rec["verdict"] == "fake"
+
+
+@pytest.mark.parametrize("detail", [0.0, -0.5, 3.0])
+def test_a_detail_share_outside_its_range_is_refused_with_what_to_do(detail: float) -> None:
+    with pytest.raises(ValueError, match=r"\(0, 2\]"):
+        RenderOptions(detail=detail)
