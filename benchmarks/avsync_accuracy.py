@@ -75,6 +75,12 @@ def ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
 
 
+def replace_audio(video: Path, audio_from: Path, out: Path) -> Path:
+    """``video``'s picture, untouched, with ``audio_from``'s audio track (as long as the shorter of the two)."""
+    ffmpeg("-i", str(video), "-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-shortest", str(out))
+    return out
+
+
 def held_out(th: Path, own: list[Path], work: Path, piece: float, swaps: int) -> None:
     """AUC real vs replaced audio on real clips the model never saw, cut into ``piece``-second pieces."""
     if not (th / "manifest.csv").is_file():
@@ -99,8 +105,7 @@ def held_out(th: Path, own: list[Path], work: Path, piece: float, swaps: int) ->
         for k in range(min(swaps, len(others))):
             a = others[(i + k) % len(others)]
             out = work / f"{p.stem}__audio_{a.stem}.mp4"
-            ffmpeg("-i", str(p), "-i", str(a), "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-shortest", str(out))
-            d, _, _ = analyse(out)
+            d, _, _ = analyse(replace_audio(p, a, out))
             if d is not None and d["status"] == "ok":
                 fakes.append(d["score"])
     if reals and fakes:
@@ -141,8 +146,7 @@ def main() -> int:
         for k in range(1, args.swaps + 1):
             other = judged[(i + k) % len(judged)]
             out = work / f"{p.stem}__audio_{other.stem}.mp4"
-            ffmpeg("-i", str(p), "-i", str(other), "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-shortest", str(out))
-            d, _, _ = analyse(out)
+            d, _, _ = analyse(replace_audio(p, other, out))
             if d is not None:
                 swapped.append(d)
         for ms in SHIFTS_MS:

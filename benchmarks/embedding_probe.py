@@ -20,21 +20,14 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 
 def descriptors(crops_bgr: np.ndarray) -> np.ndarray:
     """dlib 128-d embeddings of aligned face crops (resized to the 150 px chip dlib expects)."""
-    from fakescope.core.embedding import _recognizer
+    from fakescope.core.embedding import chip_descriptor
 
-    rec = _recognizer()
-    out = np.zeros((len(crops_bgr), 128), np.float32)
-    for i, c in enumerate(crops_bgr):
-        chip = np.ascontiguousarray(cv2.cvtColor(cv2.resize(c, (150, 150), interpolation=cv2.INTER_AREA),
-                                                 cv2.COLOR_BGR2RGB))
-        out[i] = np.asarray(rec.compute_face_descriptor(chip), np.float32)
-    return out
+    return np.stack([chip_descriptor(c) for c in crops_bgr]) if len(crops_bgr) else np.zeros((0, 128), np.float32)
 
 
 def main() -> int:

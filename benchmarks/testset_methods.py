@@ -30,11 +30,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from fakescope.core.embedding import face_descriptor
 from fakescope.core.faces import align_face, detect_landmarks_image
+from generator.blend import laplacian_variance
 from generator.clips import stable_rng
 from generator.reenact import fill_gaps, mouth_opening
 from generator.testset import (
@@ -68,9 +68,7 @@ def detect(frame: np.ndarray) -> np.ndarray | None:
 
 def hull_sharpness(frame: np.ndarray, lm: np.ndarray) -> float:
     a = align_face(frame, lm, 128)
-    lap = cv2.Laplacian(cv2.cvtColor(a.image, cv2.COLOR_BGR2GRAY), cv2.CV_64F)
-    inside = a.mask > 0.5
-    return float(lap[inside].var()) if inside.any() else 0.0
+    return laplacian_variance(a.image, a.mask > 0.5)
 
 
 def reference(seg, every: int = 4) -> np.ndarray:  # noqa: ANN001 - a Segment

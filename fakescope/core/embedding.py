@@ -36,3 +36,11 @@ def face_descriptor(frame_bgr: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     shape = dlib.full_object_detection(dlib.rectangle(int(x0), int(y0), int(x1), int(y1)), pts)
     rgb = np.ascontiguousarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
     return np.asarray(_recognizer().compute_face_descriptor(rgb, shape), np.float32)
+
+
+def chip_descriptor(chip_bgr: np.ndarray) -> np.ndarray:
+    """128-d embedding of a face already aligned and cropped (resized to dlib's 150 px chip): for
+    stored crops whose frame landmarks are gone."""
+    chip = cv2.resize(chip_bgr, (150, 150), interpolation=cv2.INTER_AREA)
+    rgb = np.ascontiguousarray(cv2.cvtColor(chip, cv2.COLOR_BGR2RGB))
+    return np.asarray(_recognizer().compute_face_descriptor(rgb), np.float32)
