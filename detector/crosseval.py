@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from fakescope.core.atomicio import write_bytes_atomic
-from fakescope.core.faces import align_face, detect_landmarks_image
+from fakescope.core.faces import align_face, landmarks_padded
 from fakescope.core.manifest import manifest_path, read_manifest
 
 PAD = 0.5  # reflection padding on each side, as a fraction of the image side
@@ -46,16 +46,10 @@ class AlignedPhotos:
 
 
 def _prepare(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray] | None:
-    h, w = image.shape[:2]
-    py, px = int(round(h * PAD)), int(round(w * PAD))
-    padded = cv2.copyMakeBorder(image, py, py, px, px, cv2.BORDER_REFLECT_101)
-    faces = detect_landmarks_image(padded, upsample=1 if max(h, w) < 400 else 0)
-    if not faces:
+    found = landmarks_padded(image, PAD)
+    if found is None:
         return None
-    # the face nearest the centre: reflections can show a mirrored copy of the face near the border
-    centre = np.array([padded.shape[1] / 2, padded.shape[0] / 2])
-    lm = min(faces, key=lambda f: float(np.linalg.norm(f.mean(axis=0) - centre)))
-    a = align_face(padded, lm, size=size, margin=MARGIN)
+    a = align_face(found[0], found[1], size=size, margin=MARGIN)
     return a.image, (a.mask * 255).astype(np.uint8)
 
 

@@ -19,14 +19,16 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from fakescope.core.atomicio import write_bytes_atomic
-from fakescope.core.hashing import sha256_file
+from fakescope.core.hashing import sha256_bytes, sha256_file
 from fakescope.core.manifest import PHOTO_METHOD, write_manifest
 
 MAX_SIDE = 1024  # large photos are downscaled before face detection (HOG cost grows with area)
@@ -77,30 +79,111 @@ def _read(photo: Path) -> np.ndarray | None:
     return img
 
 
-def build_photo_reals(dirs: Sequence[str | Path], out_dir: Path, crop_size: int = 160, progress: bool = True) -> Path:
-    """Align the largest face of every photo and write one train-split item per person; returns the manifest."""
-    from tqdm import tqdm
+PAD = 0.5  # reflection padding for photos where no face is found as they are (tight crops)
+CHUNK = 256  # photos aligned between two progress saves
+STORE_VERSION = 1  # of the partial-progress chunks; bump when the alignment changes
 
-    from fakescope.core.faces import align_face, detect_landmarks_image
+
+def align_photo(img: np.ndarray, crop_size: int) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """The largest face aligned as every test-set crop is (image, hull mask, padded?); None: no face.
+
+    A photo is searched as it is first; only where that finds nothing (a tight crop: the face fills
+    the image) is it padded by reflection and searched again."""
+    from fakescope.core.faces import align_face, detect_landmarks_image, landmarks_padded
+
+    found = detect_landmarks_image(img, upsample=1 if max(img.shape[:2]) < 400 else 0)
+    padded = False
+    if found:
+        image, lm = img, found[0]
+    else:
+        retry = landmarks_padded(img, PAD)
+        if retry is None:
+            return None
+        (image, lm), padded = retry, True
+    a = align_face(image, lm, size=crop_size, margin=0.3)  # the margin every test-set crop uses
+    return a.image, (a.mask * 255).astype(np.uint8), padded
+
+
+def _listing_key(photos: Sequence[tuple[Path, Path]], crop_size: int) -> str:
+    text = "\n".join(f"{p}\t{p.stat().st_size}" for p, _ in photos)
+    return sha256_bytes(f"v{STORE_VERSION} {crop_size}\n{text}".encode())
+
+
+def _open_progress(partial: Path, key: str) -> None:
+    """Keep the chunks of an interrupted build of the same photo listing; start afresh otherwise."""
+    stamp = partial / "listing.json"
+    if stamp.is_file():
+        try:
+            same = json.loads(stamp.read_text()).get("key") == key
+        except (OSError, json.JSONDecodeError):
+            same = False
+        if same:
+            return
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    write_bytes_atomic(stamp, json.dumps({"key": key}).encode())
+
+
+def _align_chunk(photos: Sequence[tuple[Path, Path]], crop_size: int, bar: Any) -> dict[str, np.ndarray]:
+    index, images, masks, padded = [], [], [], []
+    for i, (photo, _) in enumerate(photos):
+        img = _read(photo)
+        got = align_photo(img, crop_size) if img is not None else None
+        bar.update(1)
+        if got is None:
+            continue
+        index.append(i)
+        images.append(got[0])
+        masks.append(got[1])
+        padded.append(got[2])
+    return {"index": np.asarray(index, np.int64),
+            "images": np.asarray(images, np.uint8).reshape(-1, crop_size, crop_size, 3),
+            "masks": np.asarray(masks, np.uint8).reshape(-1, crop_size, crop_size),
+            "padded": np.asarray(padded, bool)}
+
+
+def build_photo_reals(dirs: Sequence[str | Path], out_dir: Path, crop_size: int = 160, progress: bool = True,
+                      chunk: int = CHUNK) -> Path:
+    """Align the largest face of every photo and write one train-split item per person; returns the manifest.
+
+    Long builds (10,000+ photos) save their progress every ``chunk`` photos under ``OUT/.partial``;
+    running the same command again after an interruption aligns only the photos not yet done. The
+    finished set is written only when every photo has been seen."""
+    from tqdm import tqdm
 
     photos = find_photos(dirs)
     if not photos:
         raise ValueError("no photos found: pass folders holding face images with --faces")
+    if chunk < 1:
+        raise ValueError(f"chunk must be at least 1 photo, got {chunk}")
     out_dir = Path(out_dir)
+    partial = out_dir / ".partial"
+    _open_progress(partial, _listing_key(photos, crop_size))
+    starts = range(0, len(photos), chunk)
+    done = {k for k in starts if (partial / f"chunk_{k:07d}.npz").is_file()}
+    bar = tqdm(total=len(photos), unit="photo", desc="photos", disable=not progress,
+               initial=sum(min(chunk, len(photos) - k) for k in done))
+    for k in starts:
+        if k in done:
+            continue
+        part = _align_chunk(photos[k:k + chunk], crop_size, bar)
+        buf = io.BytesIO()
+        np.savez(buf, **part)
+        write_bytes_atomic(partial / f"chunk_{k:07d}.npz", buf.getvalue())
+    bar.close()
     (out_dir / "crops").mkdir(parents=True, exist_ok=True)
     groups: dict[str, dict[str, list]] = {}
-    skipped = 0
-    for photo, root in tqdm(photos, unit="photo", desc="photos", disable=not progress):
-        img = _read(photo)
-        found = detect_landmarks_image(img, upsample=1 if max(img.shape[:2]) < 400 else 0) if img is not None else []
-        if not found:
-            skipped += 1
-            continue
-        a = align_face(img, found[0], size=crop_size, margin=0.3)  # the margin every test-set crop uses
-        g = groups.setdefault(subject_of(photo, root), {"images": [], "masks": [], "sources": []})
-        g["images"].append(a.image)
-        g["masks"].append((a.mask * 255).astype(np.uint8))
-        g["sources"].append(str(photo))
+    for k in starts:
+        with np.load(partial / f"chunk_{k:07d}.npz", allow_pickle=False) as z:
+            for j, i in enumerate(z["index"]):
+                photo, root = photos[k + int(i)]
+                g = groups.setdefault(subject_of(photo, root), {"images": [], "masks": [], "sources": [], "padded": 0})
+                g["images"].append(z["images"][j])
+                g["masks"].append(z["masks"][j])
+                g["sources"].append(str(photo))
+                g["padded"] += int(z["padded"][j])
+    skipped = len(photos) - sum(len(g["sources"]) for g in groups.values())
     rows = []
     for ident, g in sorted(groups.items()):
         buf = io.BytesIO()
@@ -108,12 +191,15 @@ def build_photo_reals(dirs: Sequence[str | Path], out_dir: Path, crop_size: int 
                             frames=np.arange(len(g["images"]), dtype=np.int64))
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", ident)
         write_bytes_atomic(out_dir / "crops" / f"{name}.npz", buf.getvalue())
+        params = {"photos": len(g["sources"])} | ({"padded": g["padded"]} if g["padded"] else {})
         rows.append({"path": "", "label": "real", "source": g["sources"][0], "identity": ident, "method": PHOTO_METHOD,
-                     "params": json.dumps({"photos": len(g["sources"])}), "seed": 0, "split": "train",
+                     "params": json.dumps(params), "seed": 0, "split": "train",
                      "sha256": sha256_file(Path(g["sources"][0])), "crops": f"crops/{name}.npz",
                      "source_start_frame": 0, "frames": len(g["sources"])})
     if not rows:
         raise ValueError(f"no face was found in any of {len(photos)} photos")
     if progress and skipped:
         print(f"{skipped} of {len(photos)} photos had no detectable face and were skipped")
-    return write_manifest(out_dir, rows)
+    manifest = write_manifest(out_dir, rows)
+    shutil.rmtree(partial)
+    return manifest

@@ -51,7 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     tb.add_argument("--frames", type=int, default=48, help="frames per item")
     tb.add_argument("--quiet", action="store_true")
     tb.set_defaults(func=cmd_testset_build)
-    tp = testset.add_parser("photos", help="extra real identities from still photos (train split only; for --sbi)")
+    tp = testset.add_parser("photos", help="extra real identities from still photos (train split only; for --sbi)",
+                            description="Align the largest face of every photo (tight crops are padded by "
+                                        "reflection) into a train-split photo set. Progress is saved every 256 "
+                                        "photos: after an interruption, run the same command again to resume.")
     tp.add_argument("--faces", nargs="+", required=True, metavar="DIR",
                     help="folders of face photos whose people appear in none of the test set's videos")
     tp.add_argument("--out", required=True, metavar="DIR")

@@ -40,7 +40,7 @@ def test_tight_crops_are_found_aligned_and_cached(crops_manifest: Path, tmp_path
     assert photos.found.tolist() == [True, True, True, True, False]
     assert photos.crops.shape == (5, 96, 96, 3) and photos.labels.tolist() == [0, 0, 1, 1, 1]
     assert photos.crops[0].std() > 10 and photos.masks[0].mean() > 50  # a face with its hull
-    monkeypatch.setattr(crosseval, "detect_landmarks_image", lambda *a, **k: pytest.fail("cache not used"))
+    monkeypatch.setattr(crosseval, "landmarks_padded", lambda *a, **k: pytest.fail("cache not used"))
     again = align_manifest(crops_manifest, 96, tmp_path / "cache", progress=False)
     assert np.array_equal(again.crops, photos.crops) and again.groups == photos.groups
 

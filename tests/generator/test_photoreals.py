@@ -81,3 +81,75 @@ def test_cli_builds_a_photo_set_and_refuses_a_missing_folder_with_one_line(photo
     assert main(["testset", "photos", "--faces", str(tmp_path / "nowhere"), "--out", str(tmp_path / "q")]) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1 and "nowhere" in err[0] and "not a directory" in err[0]
+
+
+def _tight_crop(frame: np.ndarray) -> np.ndarray:
+    """The inner part of the face's landmark box: no chin, forehead or cheeks, as in face-crop datasets."""
+    from fakescope.core.faces import detect_landmarks_image
+
+    lm = detect_landmarks_image(frame)[0]
+    (x0, y0), (x1, y1) = lm.min(axis=0), lm.max(axis=0)
+    dx, dy = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
+    return np.ascontiguousarray(frame[int(y0 + dy):int(y1 - dy), int(x0 + dx):int(x1 - dx)])
+
+
+def test_tight_crops_are_found_by_reflection_padding(face_frame, tmp_path):
+    from fakescope.core.faces import detect_landmarks_image
+
+    tight = _tight_crop(face_frame)
+    assert detect_landmarks_image(tight) == []  # as it is, dlib finds nothing
+    (tmp_path / "utk").mkdir()
+    cv2.imwrite(str(tmp_path / "utk" / "a.jpg"), tight)
+    cv2.imwrite(str(tmp_path / "utk" / "b.png"), face_frame)
+    manifest = build_photo_reals([tmp_path / "utk"], tmp_path / "photos", crop_size=64, progress=False)
+    rows = {r["identity"]: json.loads(r["params"]) for r in csv.DictReader(manifest.open())}
+    assert rows == {"utk_a": {"photos": 1, "padded": 1}, "utk_b": {"photos": 1}}
+
+
+def test_an_interrupted_build_resumes_where_it_stopped(face_frame, tmp_path, monkeypatch):
+    import generator.photoreals as pr
+
+    faces = tmp_path / "faces"
+    (faces / "s1").mkdir(parents=True)
+    for i in range(5):
+        cv2.imwrite(str(faces / "s1" / f"{i}.png"), np.roll(face_frame, 4 * i, axis=1))
+    calls: list[str] = []
+    real_read = pr._read
+
+    def failing_read(photo: Path) -> np.ndarray | None:
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the user stops the build during the second chunk
+        calls.append(photo.name)
+        return real_read(photo)
+
+    monkeypatch.setattr(pr, "_read", failing_read)
+    out = tmp_path / "photos"
+    with pytest.raises(KeyboardInterrupt):
+        build_photo_reals([faces], out, crop_size=48, progress=False, chunk=2)
+    assert not (out / "manifest.csv").exists()  # nothing half-written as if finished
+    assert calls == ["0.png", "1.png", "2.png"]
+    calls.clear()
+    monkeypatch.setattr(pr, "_read", lambda p: calls.append(p.name) or real_read(p))
+    manifest = build_photo_reals([faces], out, crop_size=48, progress=False, chunk=2)
+    assert calls == ["2.png", "3.png", "4.png"]  # the first chunk was kept, the cut one redone
+    assert not (out / ".partial").exists()
+    row = next(csv.DictReader(manifest.open()))
+    build_photo_reals([faces], tmp_path / "clean", crop_size=48, progress=False, chunk=2)
+    with np.load(out / row["crops"]) as a, np.load(tmp_path / "clean" / row["crops"]) as b:
+        assert a["images"].shape == (5, 48, 48, 3) and np.array_equal(a["images"], b["images"])
+
+
+def test_a_changed_photo_folder_starts_afresh(face_frame, tmp_path):
+    faces = tmp_path / "faces"
+    (faces / "s1").mkdir(parents=True)
+    cv2.imwrite(str(faces / "s1" / "0.png"), face_frame)
+    out = tmp_path / "photos"
+    (out / ".partial").mkdir(parents=True)
+    (out / ".partial" / "listing.json").write_text('{"key": "another listing"}')
+    stale = np.zeros((1, 48, 48, 3), np.uint8)
+    np.savez(out / ".partial" / "chunk_0000000.npz", index=np.array([0]), images=stale,
+             masks=stale[..., 0], padded=np.array([False]))
+    manifest = build_photo_reals([faces], out, crop_size=48, progress=False, chunk=2)
+    row = next(csv.DictReader(manifest.open()))
+    with np.load(out / row["crops"]) as z:
+        assert z["images"].max() > 0  # aligned anew, not the stale chunk of another listing
