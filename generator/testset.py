@@ -9,7 +9,7 @@ Methods: ``self_blend`` and ``warp`` (pseudo-fakes of the real face), ``reenact`
 person's mouth motion drives the lower face, generator.reenact), ``animate`` (the segment's first
 frame moved by another person's head and face motion, generator.animate), and with generator
 runs ``ae_swap`` / ``ae_gan_swap`` (the face swapped to another identity) and ``ae_recon`` (the
-face through its own identity's decoder). The face-changing ones draw their blending per item
+face through its own identity's decoder, or a generic decoder trained on still photos). The face-changing ones draw their blending per item
 (generator.blend.sample_blend_params). Drivers of ``reenact`` and ``animate`` are segments of
 other train-split identities of the same build; a method that cannot serve a segment (no driver,
 no decoder of that identity) is skipped for it and the reason is listed in ``build.json``.
@@ -274,13 +274,28 @@ class MethodBank:
         return self._engines[method]
 
     def recon_engine(self, identity: str) -> tuple[Any, str] | None:
-        """The first run (in ``cfg.runs`` order) with a decoder trained on ``identity``'s video, and that decoder's name."""
+        """The decoder that renders ``identity``'s own face: the first run (in ``cfg.runs`` order) with a
+        decoder trained on that identity's video, else the first *generic* decoder (one trained on
+        still photos only, e.g. thousands of people from ../shared/data/faces), else None.
+
+        Why the generic fallback: per-identity decoders exist for the handful of people a swap run
+        was trained on, so ``ae_recon`` covered only those; a decoder that learnt faces in general
+        renders every identity of the build, so the autoencoder look is not tied to a few people."""
+        generic = None
         for run in self.cfg.runs:
             eng = self._load(run)
-            for name, ident in self.decoder_identities(eng).items():
+            own = self.decoder_identities(eng)
+            for name, ident in own.items():
                 if ident == identity:
                     return eng, name
-        return None
+            if generic is None:
+                generic = next(((eng, n) for n in eng.identities if n not in own and self._photo_only(eng, n)), None)
+        return generic
+
+    @staticmethod
+    def _photo_only(eng: Any, name: str) -> bool:
+        srcs = eng.meta.get("data", {}).get(name, {}).get("sources", [])
+        return bool(srcs) and all(Path(x).suffix.lower() in IMAGE_SUFFIXES for x in srcs)
 
     @staticmethod
     def decoder_identities(eng: Any) -> dict[str, str]:
@@ -339,9 +354,11 @@ class MethodBank:
             found = self.recon_engine(segment.identity)
             if found is None:
                 runs = ", ".join(Path(r).name for r in self.cfg.runs)
-                raise MethodUnavailable(f"no decoder of {segment.identity} in the generator runs ({runs})")
+                raise MethodUnavailable(f"no decoder of {segment.identity} in the generator runs ({runs}), and none of "
+                                        "them has a generic decoder (an identity trained on photos only)")
             eng, name = found
-            return {"run": Path(eng.run_dir).name, "run_step": int(eng.step), "to": name,
+            generic = {"generic": True} if name not in self.decoder_identities(eng) else {}
+            return {"run": Path(eng.run_dir).name, "run_step": int(eng.step), "to": name, **generic,
                     "gan": run_uses_gan(eng.meta), **sample_blend_params(rng), "detail": float(rng.choice(DETAIL_CHOICES))}
         if method == "reenact":
             from generator.reenact import MIN_OWN_OPENING, most_open_frame, sample_reenact_params

@@ -265,6 +265,26 @@ def test_ae_recon_uses_the_segments_own_decoder_and_is_unavailable_without_one(m
     bank.check_identity_leaks({"clips_alice": "test", "clips_bob": "val"})
 
 
+def test_ae_recon_falls_back_to_a_generic_decoder_trained_on_photos(monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator import testset
+    from generator.testset import MethodBank, Segment
+
+    monkeypatch.setattr(testset, "run_uses_gan", lambda meta: False)
+    _, own = _bank_with_engine({"a": ["videos/clips/alice.mp4"], "b": ["videos/clips/bob.mp4"]})
+    _, gen = _bank_with_engine({"crowd": ["faces/lfw/x/x_0001.jpg", "faces/lfw/y/y_0001.png"],
+                                "mixed": ["faces/p.jpg", "videos/clips/dave.mp4"]})
+    own.step = gen.step = 3
+    gen.run_dir = Path("runs/photos")
+    bank = MethodBank(TestsetConfig(methods=("ae_recon",), runs=("runs/gen", "runs/photos")))
+    bank._runs.update({"runs/gen": own, "runs/photos": gen})
+    alice = Segment(Path("videos/clips/alice.mp4"), "clips_alice", 0, 0, [], [])
+    carol = Segment(Path("videos/clips/carol.mp4"), "clips_carol", 0, 0, [], [])
+    p = bank.item_params("ae_recon", alice, np.random.default_rng(0))
+    assert (p["run"], p["to"]) == ("gen", "a") and "generic" not in p  # the own decoder first
+    q = bank.item_params("ae_recon", carol, np.random.default_rng(0))
+    assert (q["run"], q["to"], q["generic"]) == ("photos", "crowd", True)  # not "mixed": it saw a video
+
+
 @pytest.mark.slow
 def test_ae_recon_items_from_a_tiny_run(tmp_path: Path, talking_head: Path, tiny_preset, two_facesets) -> None:
     import dataclasses
