@@ -176,13 +176,15 @@ def build_photo_reals(dirs: Sequence[str | Path], out_dir: Path, crop_size: int 
     groups: dict[str, dict[str, list]] = {}
     for k in starts:
         with np.load(partial / f"chunk_{k:07d}.npz", allow_pickle=False) as z:
-            for j, i in enumerate(z["index"]):
-                photo, root = photos[k + int(i)]
-                g = groups.setdefault(subject_of(photo, root), {"images": [], "masks": [], "sources": [], "padded": 0})
-                g["images"].append(z["images"][j])
-                g["masks"].append(z["masks"][j])
-                g["sources"].append(str(photo))
-                g["padded"] += int(z["padded"][j])
+            # each z[...] decodes the whole array again: read every array once per chunk
+            index, images, masks, padded = z["index"], z["images"], z["masks"], z["padded"]
+        for j, i in enumerate(index):
+            photo, root = photos[k + int(i)]
+            g = groups.setdefault(subject_of(photo, root), {"images": [], "masks": [], "sources": [], "padded": 0})
+            g["images"].append(images[j])
+            g["masks"].append(masks[j])
+            g["sources"].append(str(photo))
+            g["padded"] += int(padded[j])
     skipped = len(photos) - sum(len(g["sources"]) for g in groups.values())
     rows = []
     for ident, g in sorted(groups.items()):
