@@ -16,6 +16,7 @@ empty): this directory is for training, not for ``fakescope audit``.
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import json
 import re
@@ -58,13 +59,18 @@ def subject_of(photo: Path, root: Path) -> str:
     return f"{base}_{photo.stem}"
 
 
-def find_photos(dirs: Sequence[str | Path]) -> list[tuple[Path, Path]]:
-    """(photo, root) pairs under each directory, sorted, skipping non-images by name."""
+def find_photos(dirs: Sequence[str | Path], exclude: Sequence[str] = ()) -> list[tuple[Path, Path]]:
+    """(photo, root) pairs under each directory, sorted, skipping non-images by name.
+
+    ``exclude``: glob patterns matched against each photo's path relative to its folder (e.g.
+    ``Donald_Trump/*``): people who appear in a test set's videos must not become training reals,
+    or the test split is no longer identity-disjoint."""
     out = []
     for d in map(Path, dirs):
         if not d.is_dir():
             raise ValueError(f"{d} is not a directory of photos; pass folders with --faces")
-        out += [(p, d) for p in sorted(d.rglob("*")) if p.is_file() and _is_image(p)]
+        out += [(p, d) for p in sorted(d.rglob("*")) if p.is_file() and _is_image(p)
+                and not any(fnmatch.fnmatchcase(p.relative_to(d).as_posix(), pat) for pat in exclude)]
     return out
 
 
@@ -144,7 +150,7 @@ def _align_chunk(photos: Sequence[tuple[Path, Path]], crop_size: int, bar: Any) 
 
 
 def build_photo_reals(dirs: Sequence[str | Path], out_dir: Path, crop_size: int = 160, progress: bool = True,
-                      chunk: int = CHUNK) -> Path:
+                      chunk: int = CHUNK, exclude: Sequence[str] = ()) -> Path:
     """Align the largest face of every photo and write one train-split item per person; returns the manifest.
 
     Long builds (10,000+ photos) save their progress every ``chunk`` photos under ``OUT/.partial``;
@@ -152,9 +158,9 @@ def build_photo_reals(dirs: Sequence[str | Path], out_dir: Path, crop_size: int 
     finished set is written only when every photo has been seen."""
     from tqdm import tqdm
 
-    photos = find_photos(dirs)
+    photos = find_photos(dirs, exclude)
     if not photos:
-        raise ValueError("no photos found: pass folders holding face images with --faces")
+        raise ValueError("no photos found: pass folders holding face images with --faces (and check --exclude)")
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1 photo, got {chunk}")
     out_dir = Path(out_dir)

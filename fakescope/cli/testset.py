@@ -29,7 +29,8 @@ def cmd_testset_build(args: argparse.Namespace) -> int:
 def cmd_testset_photos(args: argparse.Namespace) -> int:
     from generator.photoreals import build_photo_reals
 
-    manifest = build_photo_reals(args.faces, output_dir(args.out, "--out"), progress=not args.quiet)
+    manifest = build_photo_reals(args.faces, output_dir(args.out, "--out"), progress=not args.quiet,
+                                 exclude=args.exclude or ())
     print(f"manifest: {manifest}")
     return EXIT_OK
 
@@ -58,5 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     tp.add_argument("--faces", nargs="+", required=True, metavar="DIR",
                     help="folders of face photos whose people appear in none of the test set's videos")
     tp.add_argument("--out", required=True, metavar="DIR")
+    tp.add_argument("--exclude", action="append", metavar="GLOB",
+                    help="leave out photos whose path inside their folder matches, e.g. 'Donald_Trump/*' for a "
+                         "person who is in the test set's videos; repeatable")
     tp.add_argument("--quiet", action="store_true")
     tp.set_defaults(func=cmd_testset_photos)

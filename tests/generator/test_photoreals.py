@@ -153,3 +153,13 @@ def test_a_changed_photo_folder_starts_afresh(face_frame, tmp_path):
     row = next(csv.DictReader(manifest.open()))
     with np.load(out / row["crops"]) as z:
         assert z["images"].max() > 0  # aligned anew, not the stale chunk of another listing
+
+
+def test_excluded_people_are_left_out(photo_dirs, tmp_path):
+    from fakescope.cli import main
+
+    orl, yale = photo_dirs
+    assert main(["testset", "photos", "--faces", str(orl), str(yale), "--exclude", "s1/*", "--out",
+                 str(tmp_path / "p"), "--quiet"]) == 0
+    rows = list(csv.DictReader((tmp_path / "p" / "manifest.csv").open()))
+    assert [r["identity"] for r in rows] == ["yale_subject01"]  # the test set's person s1 is not a training real
