@@ -85,7 +85,6 @@ def _read(photo: Path) -> np.ndarray | None:
     return img
 
 
-PAD = 0.5  # reflection padding for photos where no face is found as they are (tight crops)
 CHUNK = 256  # photos aligned between two progress saves
 STORE_VERSION = 1  # of the partial-progress chunks; bump when the alignment changes
 
@@ -102,7 +101,7 @@ def align_photo(img: np.ndarray, crop_size: int) -> tuple[np.ndarray, np.ndarray
     if found:
         image, lm = img, found[0]
     else:
-        retry = landmarks_padded(img, PAD)
+        retry = landmarks_padded(img)  # the reflection padding `detector eval` uses for crops
         if retry is None:
             return None
         (image, lm), padded = retry, True

@@ -9,10 +9,11 @@ Methods: ``self_blend`` and ``warp`` (pseudo-fakes of the real face), ``reenact`
 person's mouth motion drives the lower face, generator.reenact), ``animate`` (the segment's first
 frame moved by another person's head and face motion, generator.animate), and with generator
 runs ``ae_swap`` / ``ae_gan_swap`` (the face swapped to another identity) and ``ae_recon`` (the
-face through its own identity's decoder, or a generic decoder trained on still photos). The face-changing ones draw their blending per item
-(generator.blend.sample_blend_params). Drivers of ``reenact`` and ``animate`` are segments of
-other train-split identities of the same build; a method that cannot serve a segment (no driver,
-no decoder of that identity) is skipped for it and the reason is listed in ``build.json``.
+face through its own identity's decoder, or a generic decoder trained on still photos). The
+face-changing ones draw their blending per item (generator.blend.sample_blend_params). Drivers of
+``reenact`` and ``animate`` are segments of other train-split identities of the same build; a
+method that cannot serve a segment (no driver, no decoder of that identity) is skipped for it and
+the reason is listed in ``build.json``.
 Each fake also leaves a preview pair (generator.contact) and the build ends with
 ``contact_sheet.png``.
 
@@ -357,7 +358,7 @@ class MethodBank:
                 raise MethodUnavailable(f"no decoder of {segment.identity} in the generator runs ({runs}), and none of "
                                         "them has a generic decoder (an identity trained on photos only)")
             eng, name = found
-            generic = {"generic": True} if name not in self.decoder_identities(eng) else {}
+            generic = {"generic": True} if self._photo_only(eng, name) else {}
             return {"run": Path(eng.run_dir).name, "run_step": int(eng.step), "to": name, **generic,
                     "gan": run_uses_gan(eng.meta), **sample_blend_params(rng), "detail": float(rng.choice(DETAIL_CHOICES))}
         if method == "reenact":
