@@ -74,9 +74,29 @@ def branch_of(row: dict) -> str:
     return row.get("branch", "gan" if row["gan"] else "ae")
 
 
+def branch_copy(out: Path, label: str, branch_minutes: float) -> Path:
+    """``out/run_<label>``: a copy of the autoencoder run as it was at ``branch_minutes``, made once.
+
+    The autoencoder run must not have trained past the branch point before the first copy, which
+    is why main() evaluates it only up to there first.
+    """
+    fork = out / f"run_{label}"
+    if not fork.exists():
+        ckpt = load_checkpoint(out / "run")
+        if float(ckpt.meta.get("train_seconds", 0.0)) > branch_minutes * 60 + 60:
+            raise SystemExit(f"{out / 'run'} has trained past the branch point ({branch_minutes:g} min), so a new "
+                             f"branch {label} cannot start there; use a new --out")
+        tmp = out / f".run_{label}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(out / "run", tmp)
+        write_json_atomic(tmp / "branch.json", {"branch_minutes": branch_minutes, "gan_start_step": ckpt.step})
+        tmp.replace(fork)
+    return fork
+
+
 def evaluate_run(args: argparse.Namespace, clips: Path, run: Path, points: list[float], rows: list[dict],
                  *, gan: bool, label: str, skip_eval: frozenset[float] = frozenset(),
-                 gan_start: int | None = None) -> None:
+                 gan_start: int | None = None, feature_matching: float = 0.0) -> None:
     """Train ``run`` up to each point in ``points`` (total minutes) and evaluate both directions there."""
     results_path = args.out / "results.json"
     done = {(r["minutes"], r["direction"], branch_of(r)) for r in rows}
@@ -84,7 +104,7 @@ def evaluate_run(args: argparse.Namespace, clips: Path, run: Path, points: list[
         if {(minutes, "A>B", label), (minutes, "B>A", label)} <= done:
             continue
         tr = train_swap({"A": clips / "a_train.mp4", "B": clips / "b_train.mp4"}, run, args.preset, minutes=minutes,
-                        resume=True, gan=gan, gan_start_step=gan_start)
+                        resume=True, gan=gan, gan_start_step=gan_start, feature_matching=feature_matching)
         if minutes in skip_eval:
             continue
         for src, tgt, held in (("A", "B", clips / "a_heldout.mp4"), ("B", "A", clips / "b_heldout.mp4")):
@@ -93,7 +113,7 @@ def evaluate_run(args: argparse.Namespace, clips: Path, run: Path, points: list[
             ev = evaluate_swap(run, held, rend.output, src, tgt, args.out / f"eval_{tag}", progress=False)
             row = {"minutes": minutes, "direction": f"{src}>{tgt}", "branch": label, "steps": tr.step,
                    "train_seconds": round(tr.train_seconds, 1), "it_per_s_session": round(tr.session_it_per_s, 3),
-                   "gan": gan, "gan_start_step": gan_start, "preset": args.preset,
+                   "gan": gan, "gan_start_step": gan_start, "feature_matching": feature_matching, "preset": args.preset,
                    "render_fps": round(rend.frames_per_second, 1), **ev.as_json()}
             rows.append(row)
             write_json_atomic(results_path, rows)
@@ -112,6 +132,9 @@ def main() -> None:
     ap.add_argument("--no-gan", action="store_true")
     ap.add_argument("--gan-branch-at", type=float, default=None, metavar="MIN",
                     help="train without the GAN, and from a copy of the run at MIN minutes also with it")
+    ap.add_argument("--feature-matching", type=float, default=0.0, metavar="WEIGHT",
+                    help="with --gan-branch-at: a third branch, gan_fm, continues the same copy with the GAN "
+                         "and discriminator feature matching of this weight")
     ap.add_argument("--holdout", type=float, default=0.2)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "fakescope_bench" / "generator_quality")
@@ -132,18 +155,13 @@ def main() -> None:
         # both branches share their first minutes and compare at equal training time.
         before = sorted({*[m for m in points if m <= branch], branch})
         evaluate_run(args, clips, args.out / "run", before, rows, gan=False, label="ae", skip_eval=frozenset({branch} - set(points)))
-        gan_run = args.out / "run_gan"
-        if not gan_run.exists():
-            ckpt = load_checkpoint(args.out / "run")
-            tmp = args.out / ".run_gan"
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(args.out / "run", tmp)
-            write_json_atomic(tmp / "branch.json", {"branch_minutes": branch, "gan_start_step": ckpt.step})
-            tmp.replace(gan_run)
-        start = json.loads((gan_run / "branch.json").read_text())["gan_start_step"]
         after = [m for m in points if m > branch]
+        branches = [("gan", 0.0)] + ([("gan_fm", args.feature_matching)] if args.feature_matching > 0 else [])
+        forks = {label: branch_copy(args.out, label, branch) for label, _ in branches}  # before "run" trains on
         evaluate_run(args, clips, args.out / "run", after, rows, gan=False, label="ae")
-        evaluate_run(args, clips, gan_run, after, rows, gan=True, label="gan", gan_start=start)
+        for label, fm in branches:
+            start = json.loads((forks[label] / "branch.json").read_text())["gan_start_step"]
+            evaluate_run(args, clips, forks[label], after, rows, gan=True, label=label, gan_start=start, feature_matching=fm)
     print("\n| branch | minutes | steps | direction | nearer target | baseline | dist. to target | dist. to source | expr. error | mouth err | eye err | recon SSIM | sharpness | faces missing |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (branch_of(r), r["minutes"], r["direction"])):

@@ -31,3 +31,18 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every activation map (after each LeakyReLU), then the logit map last.
+
+        Why: feature matching compares a fake's activations with its own real crop's, layer by
+        layer, which gives the decoder a learned perceptual target (edges, pores, specular
+        texture) instead of the single real/fake logit that a small discriminator saturates.
+        """
+        out: list[torch.Tensor] = []
+        for layer in self.net:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                out.append(x)
+        out.append(x)
+        return out

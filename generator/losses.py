@@ -143,6 +143,24 @@ def gan_g_loss(fake_logits: torch.Tensor, kind: GanKind = "lsgan") -> torch.Tens
     raise ValueError(f"unknown GAN loss {kind!r}; use 'lsgan' or 'hinge'")
 
 
+def feature_matching_loss(real_feats: list[torch.Tensor], fake_feats: list[torch.Tensor]) -> torch.Tensor:
+    """Mean L1 between the discriminator's activations of each fake and of its own real crop.
+
+    The logit map (the last entry) is left out: the adversarial term already uses it. Each layer's
+    distance is divided by the mean magnitude of its real activations, so deep layers with large
+    activations do not drown the early, texture-level ones. Real activations are constants here.
+    """
+    if len(real_feats) != len(fake_feats) or len(real_feats) < 2:
+        raise ValueError("feature_matching_loss needs the same discriminator layers (at least one besides the logits) for real and fake")
+    total = torch.zeros(())
+    for r, f in zip(real_feats[:-1], fake_feats[:-1], strict=True):
+        r, f = r.detach().float(), f.float()
+        if r.shape != f.shape:
+            raise ValueError(f"feature maps differ in shape: {tuple(r.shape)} vs {tuple(f.shape)}")
+        total = total + (f - r).abs().mean() / r.abs().mean().clamp_min(1e-6)
+    return total / (len(real_feats) - 1)
+
+
 def gan_ramp(step: int, start: int, ramp: int = 500) -> float:
     """0 before ``start``, then a linear ramp to 1: a sudden adversarial term wrecks early faces."""
     if step < start:

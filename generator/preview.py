@@ -71,7 +71,7 @@ def loss_plot_png(rows: list[dict[str, float]], title: str = "training losses") 
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     steps = [r["step"] for r in rows]
-    for key in ("recon", "mask", "g_adv", "d"):
+    for key in ("recon", "mask", "g_adv", "fm", "d"):
         vals = [r.get(key, 0.0) for r in rows]
         if any(v != 0.0 for v in vals):
             ax.plot(steps, vals, label=key, linewidth=1)

@@ -32,7 +32,8 @@ from generator.preview import preview_grid, write_loss_plot
 from generator.threads import ThreadTuner, torch_threads
 from generator.trainer import SwapTrainer, TrainOptions
 
-LOSS_COLUMNS = ("step", "train_seconds", "recon", "mask", "g_adv", "d", "it_per_s", "threads")
+LOSS_COLUMNS = ("step", "train_seconds", "recon", "mask", "g_adv", "fm", "d", "it_per_s", "threads")
+_OPTIONAL_COLUMNS = {"fm": 0.0}  # absent from logs written before feature matching existed
 RUN_FILE = "run.json"
 
 
@@ -83,7 +84,7 @@ def _read_loss_log(path: Path, max_step: int) -> list[dict[str, float]]:
     with path.open(newline="") as fh:
         for r in csv.DictReader(fh):
             try:
-                row = {k: float(r[k]) for k in LOSS_COLUMNS}
+                row = {k: float(r[k]) if r.get(k) not in (None, "") else _OPTIONAL_COLUMNS[k] for k in LOSS_COLUMNS}
             except (KeyError, TypeError, ValueError):
                 continue  # a line cut by a kill -9
             if row["step"] <= max_step:
@@ -144,9 +145,11 @@ def train_facesets(
             raise ValueError(f"the faces of this run changed since checkpoint {ckpt.path.name} (different source files); start a new run directory")
         recorded = TrainOptions.from_json(ckpt.meta["options"])
         if options != recorded:
-            # Switching the adversarial term on (or its start) is the one change allowed on
-            # resume: it is how an autoencoder-only run gets a GAN phase, as faceswap's users do.
-            gan_only = replace(options, gan=recorded.gan, gan_start_step=recorded.gan_start_step) == recorded
+            # Switching the adversarial terms on (their start, feature matching's weight) is the one
+            # change allowed on resume: it is how an autoencoder-only run gets a GAN phase, as
+            # faceswap's users do.
+            gan_only = replace(options, gan=recorded.gan, gan_start_step=recorded.gan_start_step,
+                               feature_matching=recorded.feature_matching) == recorded
             if not gan_only:
                 raise ValueError(f"training options differ from checkpoint {ckpt.path.name}; resume with the original options")
             if progress:
@@ -224,6 +227,8 @@ def train_facesets(
                     post = {"recon": f"{last['recon']:.4f}", "thr": torch.get_num_threads()}
                     if trainer.gan_active():
                         post.update(g=f"{last['g_adv']:.3f}", d=f"{last['d']:.3f}")
+                        if options.feature_matching > 0:
+                            post["fm"] = f"{last['fm']:.3f}"
                     if budget is not None:
                         left = max(0.0, budget - train_seconds)
                         post["left"] = time.strftime("%H:%M:%S", time.gmtime(left))
@@ -265,6 +270,7 @@ def train_swap(
     gan: bool = True,
     gan_loss: GanKind = "lsgan",
     gan_start_step: int | None = None,
+    feature_matching: float = 0.0,
     precision: str = "auto",
     frame_stride: int = 1,
     max_faces: int = 5000,
@@ -294,7 +300,10 @@ def train_swap(
                                        frame_stride=frame_stride, max_faces=max_faces, progress=progress)
         if progress:
             print(f"{name}: {len(facesets[name])} faces from {src}")
-    options = TrainOptions(seed=seed, gan=gan, gan_loss=gan_loss, gan_start_step=gan_start_step, precision=precision)
+    if feature_matching < 0:
+        raise ValueError(f"--feature-matching must be >= 0 (a loss weight), got {feature_matching}")
+    options = TrainOptions(seed=seed, gan=gan, gan_loss=gan_loss, gan_start_step=gan_start_step,
+                           feature_matching=feature_matching, precision=precision)
     return train_facesets(facesets, out_dir, p, options, minutes=minutes, max_steps=max_steps, resume=resume,
                           progress=progress, checkpoint_minutes=checkpoint_minutes, preview_minutes=preview_minutes,
                           threads=threads)

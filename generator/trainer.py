@@ -31,6 +31,7 @@ from generator.discriminator import PatchDiscriminator
 from generator.faceset import FaceSet
 from generator.losses import (
     GanKind,
+    feature_matching_loss,
     gan_d_loss,
     gan_g_loss,
     gan_ramp,
@@ -48,6 +49,7 @@ class TrainOptions:
     gan_loss: GanKind = "lsgan"
     gan_start_step: int | None = None
     precision: str = "auto"  # auto | bf16 | fp32
+    feature_matching: float = 0.0  # weight of discriminator feature matching (with the GAN term)
     mask_weight: float = 0.25
     eye_weight: float = 3.0
     mouth_weight: float = 3.0
@@ -148,10 +150,23 @@ class SwapTrainer:
             rec, mloss = rec / n, mloss / n
             total = rec + self.options.mask_weight * mloss
             adv = torch.zeros(())
+            fm = torch.zeros(())
             if use_gan:
                 self.disc.requires_grad_(False)
-                adv = gan_g_loss(self.disc(torch.cat(fakes)), self.options.gan_loss)
-                total = total + self.preset.gan_weight * gan_ramp(self.step, self.gan_start) * adv
+                ramp = gan_ramp(self.step, self.gan_start)
+                if self.options.feature_matching > 0:
+                    # One pass over fakes and reals together: spectral norm's power iteration moves
+                    # the weights a little on every training-mode forward, and a second pass would
+                    # compare the two under different weights.
+                    nf = len(fakes) * bsz
+                    both = self.disc.features(torch.cat([*fakes, *(b.targets for b in batches)]))
+                    fake_feats, real_feats = [f[:nf] for f in both], [f[nf:] for f in both]
+                    adv = gan_g_loss(fake_feats[-1], self.options.gan_loss)
+                    fm = feature_matching_loss(real_feats, fake_feats)
+                    total = total + self.options.feature_matching * ramp * fm
+                else:
+                    adv = gan_g_loss(self.disc(torch.cat(fakes)), self.options.gan_loss)
+                total = total + self.preset.gan_weight * ramp * adv
         self.opt_g.zero_grad(set_to_none=True)
         total.backward()
         self.opt_g.step()
@@ -165,7 +180,7 @@ class SwapTrainer:
             d_loss.backward()
             self.opt_d.step()
         self.step += 1
-        return {"recon": rec.item(), "mask": mloss.item(), "g_adv": adv.item(), "d": d_loss.item()}
+        return {"recon": rec.item(), "mask": mloss.item(), "g_adv": adv.item(), "fm": fm.item(), "d": d_loss.item()}
 
     # --- checkpoint state -------------------------------------------------------------------
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -28,7 +28,8 @@ def cmd_swap_train(args: argparse.Namespace) -> int:
 
     result = train_swap(_identities(args.identity or []), output_dir(args.out, "--out"), args.preset, minutes=args.minutes,
                         resume=args.resume, progress=not args.quiet, max_steps=args.steps, seed=args.seed,
-                        gan=not args.no_gan, gan_start_step=args.gan_start)
+                        gan=not args.no_gan, gan_start_step=args.gan_start,
+                        feature_matching=args.feature_matching)
     print(result)
     return 0
 
@@ -70,6 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--gan-start", type=int, default=None, metavar="STEP",
                     help="step at which the discriminator joins (default: the preset's); with --resume this "
                          "may switch the GAN on for a run trained without it")
+    st.add_argument("--feature-matching", type=float, default=0.0, metavar="WEIGHT",
+                    help="with the GAN: also match the discriminator's activations of each fake to those of "
+                         "its real crop (pix2pixHD-style; sharper texture than the adversarial term alone), "
+                         "e.g. 1.0; default 0 (off)")
     st.add_argument("--seed", type=int, default=0)
     st.add_argument("--quiet", action="store_true")
     st.set_defaults(func=cmd_swap_train)

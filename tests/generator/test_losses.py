@@ -97,3 +97,32 @@ def test_ssim_stays_float32_under_bf16_autocast() -> None:
         got = ssim_map(x, y)
     assert got.dtype == torch.float32 and torch.isfinite(got).all()
     assert torch.allclose(got, ref, atol=1e-5)
+
+
+def test_feature_matching_is_zero_for_the_real_crop_and_grows_with_the_difference() -> None:
+    from generator.discriminator import PatchDiscriminator
+    from generator.losses import feature_matching_loss
+
+    torch.manual_seed(0)
+    disc = PatchDiscriminator(3, width=8, n_layers=2).eval()  # eval: spectral norm's weights stay put
+    real = torch.rand(2, 3, 32, 32)
+    near = (real + 0.02 * torch.randn_like(real)).clamp(0, 1)
+    far = (real + 0.2 * torch.randn_like(real)).clamp(0, 1)
+    feats = disc.features(real)
+    assert len(feats) == 4 and feats[-1].shape[1] == 1  # three activation maps, then the logits
+    assert torch.equal(feats[-1], disc(real))
+    assert feature_matching_loss(feats, disc.features(real)).item() == pytest.approx(0.0, abs=1e-6)
+    assert 0 < feature_matching_loss(feats, disc.features(near)).item() < feature_matching_loss(feats, disc.features(far)).item()
+
+
+def test_feature_matching_pulls_only_the_fake() -> None:
+    from generator.discriminator import PatchDiscriminator
+    from generator.losses import feature_matching_loss
+
+    disc = PatchDiscriminator(3, width=8, n_layers=2)
+    real = torch.rand(1, 3, 16, 16, requires_grad=True)
+    fake = torch.rand(1, 3, 16, 16, requires_grad=True)
+    feature_matching_loss(disc.features(real), disc.features(fake)).backward()
+    assert real.grad is None and fake.grad is not None and fake.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="same discriminator layers"):
+        feature_matching_loss(disc.features(real)[:1], disc.features(fake)[:1])

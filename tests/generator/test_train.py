@@ -119,3 +119,40 @@ def test_gan_start_option_overrides_the_preset(tiny_preset: Preset, two_facesets
     t.step = 50
     assert t.gan_active()
     assert SwapTrainer(tiny_preset, two_facesets).gan_start == tiny_preset.gan_start_step
+
+
+def test_feature_matching_reaches_the_decoder_and_is_logged(tmp_path: Path, tiny_preset: Preset, two_facesets: dict[str, FaceSet]) -> None:
+    """The same seeded step with feature matching on moves the decoders differently than without:
+    its gradient reaches them. The term is logged, and zero before the discriminator joins."""
+    def decoder_after(opts: TrainOptions, steps: int) -> tuple[dict[str, torch.Tensor], list[dict[str, float]]]:
+        t = SwapTrainer(tiny_preset, two_facesets, opts)
+        logs = [t.train_step() for _ in range(steps)]
+        return {k: v.detach().clone() for k, v in t.model.state_dict().items() if "decoders" in k}, logs
+
+    plain, plain_logs = decoder_after(TrainOptions(seed=3), 3)
+    fm, fm_logs = decoder_after(TrainOptions(seed=3, feature_matching=5.0), 3)
+    assert [r["fm"] for r in fm_logs[:2]] == [0.0, 0.0]  # GAN joins at step 2 in the tiny preset
+    assert fm_logs[2]["fm"] > 0 and all(r["fm"] == 0.0 for r in plain_logs)
+    assert any(not torch.equal(plain[k], fm[k]) for k in plain)
+
+    run = tmp_path / "run"
+    train_facesets(two_facesets, run, tiny_preset, TrainOptions(gan=False), max_steps=2, progress=False, log_every=1)
+    r = train_facesets(two_facesets, run, tiny_preset, TrainOptions(gan=True, gan_start_step=2, feature_matching=1.0),
+                       max_steps=4, resume=True, progress=False, log_every=1)  # the GAN phase may bring it in
+    assert r.losses["fm"] > 0
+    rows = list(csv.DictReader((run / "losses.csv").open()))
+    assert [float(x["fm"]) for x in rows[:2]] == [0.0, 0.0] and float(rows[-1]["fm"]) > 0
+
+
+def test_resume_keeps_a_loss_log_written_before_feature_matching(tmp_path: Path, tiny_preset: Preset,
+                                                                 two_facesets: dict[str, FaceSet]) -> None:
+    run = tmp_path / "run"
+    train_facesets(two_facesets, run, tiny_preset, max_steps=2, progress=False, log_every=1)
+    lines = (run / "losses.csv").read_text().splitlines()  # rewrite it as an older version wrote it
+    header = lines[0].split(",")
+    i = header.index("fm")
+    old = [",".join(c for j, c in enumerate(line.split(",")) if j != i) for line in lines]
+    (run / "losses.csv").write_text("\n".join(old) + "\n")
+    train_facesets(two_facesets, run, tiny_preset, max_steps=3, resume=True, progress=False, log_every=1)
+    rows = list(csv.DictReader((run / "losses.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3] and rows[0]["fm"] == "0"
