@@ -20,11 +20,15 @@ def plot_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> N
         ax_loss.plot(epochs, [h[key] for h in history], marker="o", label=label)
     for key, label in (("val_frame_auc", "val frame AUC"), ("val_video_auc", "val video AUC")):
         ax_auc.plot(epochs, [h[key] for h in history], marker="o", label=label)
+    methods = sorted({m for h in history for m in h.get("val_method_auc") or {}})
+    for m in methods:  # thin lines: which fake family each epoch knows, and which one it misses
+        ax_auc.plot(epochs, [(h.get("val_method_auc") or {}).get(m) for h in history], linewidth=0.8, alpha=0.6,
+                    linestyle="--", label=m)
     ax_loss.set_xlabel("epoch")
     ax_auc.set_xlabel("epoch")
     ax_auc.set_ylim(0.4, 1.01)
     ax_loss.legend()
-    ax_auc.legend()
+    ax_auc.legend(fontsize="small" if methods else None)
     fig.suptitle(title)
     fig.tight_layout()
     buf = io.BytesIO()

@@ -63,7 +63,8 @@ class TrainConfig:
     seed: int = 0
     steps_per_epoch: int | None = None  # None: as many batches as there are training crops
     max_frames_per_video: int = 32
-    patience: int = 4  # epochs without a val frame-AUC gain before stopping
+    patience: int = 4  # epochs without a gain in the selection score before stopping
+    select: str = "auc"  # epoch selection: auc (val frame AUC) | worst_method (lowest per-method val AUC)
     min_delta: float = 1e-4
     calibration: str = "temperature"  # temperature | isotonic | none
     threshold_criterion: str = "youden"  # youden | fpr
@@ -149,8 +150,9 @@ _RESUME_KEYS = (
     "sbi_fraction",
     "ema_decay",
     "seam_weight",
+    "select",
 )
-_RESUME_DEFAULTS = {"ema_decay": 0.0, "seam_weight": 0.0}  # keys added later: runs recorded before them had this value
+_RESUME_DEFAULTS = {"ema_decay": 0.0, "seam_weight": 0.0, "select": "auc"}  # keys added later: runs recorded before them had this value
 
 
 class _Ema:
@@ -208,6 +210,7 @@ def _run_record(arch: str, cfg: TrainConfig, data: CropData) -> dict[str, Any]:
         "sbi_fraction": cfg.sbi_fraction,
         "ema_decay": cfg.ema_decay,
         "seam_weight": cfg.seam_weight,
+        "select": cfg.select,
         "manifest_hash": data.manifest_hash,
         "manifests": [{"dir": d, "sha256": h} for d, h in data.manifests],
         "counts": counts,
@@ -293,6 +296,27 @@ def _check_data(data: CropData, spec: DetectorSpec) -> None:
             )
 
 
+SELECT_CRITERIA = ("auc", "worst_method")
+
+
+def method_aucs(split: CropSplit, logits: np.ndarray) -> dict[str, float]:
+    """Frame AUC of every fake method in ``split`` against all its reals (photos count as reals).
+
+    Why a per-method view selects for transfer: the pooled AUC is carried by the methods that are
+    easy to learn (our autoencoder swaps reach 0.99), so the epoch it picks is the one that knows
+    our generator best; the worst method's AUC rewards an epoch that catches every family.
+    """
+    crop_methods = np.asarray(split.video_methods, dtype=object)[split.video]
+    real = split.labels == 0
+    out: dict[str, float] = {}
+    for m in sorted({str(x) for x in crop_methods[split.labels == 1]}):
+        sel = real | (crop_methods == m)
+        a = auc_or_none(split.labels[sel], logits[sel])
+        if a is not None:
+            out[m] = a
+    return out
+
+
 def _predict(
     model: torch.nn.Module, split: CropSplit, norm: tuple, cfg: TrainConfig, dist: Dist, with_masks: bool = False
 ) -> np.ndarray:
@@ -327,6 +351,8 @@ def train_detector(
         raise ValueError(f"sbi_fraction must lie in [0, 1] (got {cfg.sbi_fraction}); 0 turns online self-blends off")
     if not 0.0 <= cfg.ema_decay < 1.0:
         raise ValueError(f"ema_decay must lie in [0, 1) (got {cfg.ema_decay}); e.g. 0.998, or 0 to turn averaging off")
+    if cfg.select not in SELECT_CRITERIA:
+        raise ValueError(f"select must be one of {', '.join(SELECT_CRITERIA)} (got {cfg.select!r})")
     spec = detector_spec(arch)
     _check_seam(arch, cfg)
     out_dir = Path(out_dir)
@@ -464,6 +490,11 @@ def train_detector(
         scored = model if ema is None else ema.model_like(model)
         val_logits = _predict(scored, val, norm, cfg, dist, spec.needs_mask)
         auc = auc_or_none(val.labels, val_logits)
+        by_method = method_aucs(val, val_logits)
+        score = auc if cfg.select == "auc" else min(by_method.values(), default=None)
+        if score is None:
+            raise ValueError(f"validation split cannot rank the {cfg.select} criterion: it needs reals and fakes "
+                             f"(methods found: {sorted(by_method) or 'none'}); use select=auc or add validation items")
         val_loss = F.binary_cross_entropy_with_logits(
             torch.from_numpy(val_logits), torch.from_numpy(val.labels).float()
         )
@@ -476,10 +507,12 @@ def train_detector(
                 "val_video_auc": auc_or_none(
                     val.video_labels, video_scores(val, val_logits, None, cfg.top_frac, as_logits=True)
                 ),
+                "val_method_auc": by_method,
+                "select_score": score,
             }
         )
-        if auc > prog.best_auc + cfg.min_delta:
-            prog.best_auc, prog.best_epoch, prog.bad_epochs = auc, prog.epoch + 1, 0
+        if score > prog.best_auc + cfg.min_delta:  # best_auc holds the selection score (name kept for old checkpoints)
+            prog.best_auc, prog.best_epoch, prog.bad_epochs = score, prog.epoch + 1, 0
             best_state = {k: v.detach().clone() for k, v in scored.state_dict().items()}
         else:
             prog.bad_epochs += 1

@@ -42,6 +42,9 @@ RECIPE_FLAGS: tuple[RecipeFlag, ...] = (
     RecipeFlag("--patience", "patience", int, "EPOCHS",
                "stop after this many epochs without a validation AUC gain; 0 runs every epoch (a small "
                "validation split makes early stopping noisy; the best validation epoch is still kept)"),
+    RecipeFlag("--select", "select", str, "CRITERION",
+               "how the kept epoch is chosen: auc (validation frame AUC, the default) or worst_method (the "
+               "lowest AUC of any one fake method against the reals, so the easiest method cannot carry it)"),
     RecipeFlag("--ema", "ema_decay", float, "DECAY",
                "validate, select and save an exponential moving average of the weights (e.g. 0.998; "
                "0, the default, keeps the raw weights)"),

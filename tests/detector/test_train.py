@@ -259,3 +259,48 @@ def test_defocus_is_applied_to_reals_and_online_blends_only():
     out = train_mod._defocus_hulls(hulls, plan, labels, slice(None), AugmentConfig(defocus=0.5))
     assert [bool(h.any()) for h in out] == [True, False, True, True]
     assert train_mod._defocus_hulls(hulls, plan, labels, slice(None), AugmentConfig()) is hulls  # off: untouched
+
+
+def _scripted_methods(monkeypatch, scores_by_call) -> None:
+    """The n-th predict_split call scores each crop by ``scores_by_call(n, method, k)`` (k: the crop's
+    position within its video), while still running the model."""
+    real_predict = train_mod.predict_split
+    calls = {"n": 0}
+
+    def scripted(model, split, *args):
+        calls["n"] += 1
+        real_predict(model, split, *args)
+        methods = np.asarray(split.video_methods, dtype=object)[split.video]
+        first = {v: int(np.flatnonzero(split.video == v)[0]) for v in np.unique(split.video)}
+        pos = np.arange(len(split)) - np.array([first[v] for v in split.video])
+        return np.array([scores_by_call(calls["n"], str(m), int(k)) for m, k in zip(methods, pos, strict=True)],
+                        np.float32)
+
+    monkeypatch.setattr(train_mod, "predict_split", scripted)
+
+
+@pytest.mark.parametrize(("select", "best"), [("auc", 1), ("worst_method", 2)])
+def test_worst_method_selection_prefers_the_epoch_that_catches_every_family(small_set, tmp_path, monkeypatch, select, best):
+    """Epoch 1 catches every ae_swap and half the self-blends, epoch 2 three quarters of each: the
+    pooled AUC ties (0.75) and keeps epoch 1, the worst-method criterion picks epoch 2."""
+    def score(n, method, k):
+        if method == "real":
+            return 0.0
+        if n == 1 and method == "ae_swap":
+            return 5.0
+        if n == 1:
+            return 1.0 if k % 2 == 0 else -1.0
+        return 1.0 if k % 4 < 3 else -1.0
+
+    _scripted_methods(monkeypatch, score)
+    result = train_detector([small_set], "meso4", tmp_path / "run", replace(FAST, epochs=2, select=select))
+    assert result.best_epoch == best
+    history = json.loads((tmp_path / "run" / "run.json").read_text())["history"]
+    assert history[0]["val_method_auc"] == {"ae_swap": 1.0, "self_blend": 0.5}
+    assert history[1]["val_method_auc"] == {"ae_swap": 0.75, "self_blend": 0.75}
+    assert [h["val_frame_auc"] for h in history] == [0.75, 0.75]
+
+
+def test_unknown_selection_criterion_is_refused(small_set, tmp_path):
+    with pytest.raises(ValueError, match="worst_method"):
+        train_detector([small_set], "meso4", tmp_path / "run", replace(FAST, select="dfdc"))
