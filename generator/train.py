@@ -282,6 +282,10 @@ def train_swap(
 
     With ``resume=True`` and no identities given, the identities recorded in the run are used.
     """
+    if feature_matching < 0:
+        raise ValueError(f"--feature-matching must be >= 0 (a loss weight), got {feature_matching}")
+    if feature_matching > 0 and not gan:
+        raise ValueError("--feature-matching works through the discriminator: drop --no-gan (and set --gan-start)")
     out_dir = Path(out_dir)
     p = get_preset(preset) if isinstance(preset, str) else preset
     if resume and not identities and (out_dir / RUN_FILE).exists():
@@ -300,8 +304,6 @@ def train_swap(
                                        frame_stride=frame_stride, max_faces=max_faces, progress=progress)
         if progress:
             print(f"{name}: {len(facesets[name])} faces from {src}")
-    if feature_matching < 0:
-        raise ValueError(f"--feature-matching must be >= 0 (a loss weight), got {feature_matching}")
     options = TrainOptions(seed=seed, gan=gan, gan_loss=gan_loss, gan_start_step=gan_start_step,
                            feature_matching=feature_matching, precision=precision)
     return train_facesets(facesets, out_dir, p, options, minutes=minutes, max_steps=max_steps, resume=resume,

@@ -156,3 +156,14 @@ def test_resume_keeps_a_loss_log_written_before_feature_matching(tmp_path: Path,
     train_facesets(two_facesets, run, tiny_preset, max_steps=3, resume=True, progress=False, log_every=1)
     rows = list(csv.DictReader((run / "losses.csv").open()))
     assert [int(r["step"]) for r in rows] == [1, 2, 3] and rows[0]["fm"] == "0"
+
+
+def test_feature_matching_without_the_gan_is_refused_before_any_work(tmp_path: Path) -> None:
+    from generator.train import train_swap
+
+    with pytest.raises(ValueError, match="drop --no-gan"):
+        train_swap({"a": tmp_path / "missing_a", "b": tmp_path / "missing_b"}, tmp_path / "run", gan=False,
+                   feature_matching=1.0, progress=False)
+    with pytest.raises(ValueError, match=">= 0"):
+        train_swap({}, tmp_path / "run", feature_matching=-1.0, progress=False)
+    assert not (tmp_path / "run").exists()
