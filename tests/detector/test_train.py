@@ -116,6 +116,8 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(small_set, tmp_path, 
         train_detector([small_set], "meso4", tmp_path / "resumed", cfg)
     with pytest.raises(ValueError, match="arch"):
         train_detector([small_set], "meso_inception4", tmp_path / "resumed", replace(cfg, resume=True))
+    with pytest.raises(ValueError, match="select"):  # the kept epoch must be chosen by one criterion throughout
+        train_detector([small_set], "meso4", tmp_path / "resumed", replace(cfg, resume=True, select="worst_method"))
     result = train_detector([small_set], "meso4", tmp_path / "resumed", replace(cfg, resume=True))
 
     a = load_file(tmp_path / "straight" / "model.safetensors")
