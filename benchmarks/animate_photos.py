@@ -23,14 +23,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from fakescope.core.faces import align_face, detect_landmarks_image
+from fakescope.core.faces import detect_landmarks_image
 from fakescope.core.manifest import read_manifest, write_manifest
 from generator.animate import animate_clip, sample_animate_params
+from generator.clips import stored_crop
 from generator.reenact import fill_gaps, needs_mouth_fill
 from generator.testset import TestsetConfig, read_segments
-
-CROP = 160  # the test-set crop size (generator.photoreals)
-MARGIN = 0.3
 
 
 def driver_tracks(testset: Path, frames: int) -> list[np.ndarray]:
@@ -51,11 +49,6 @@ def driver_tracks(testset: Path, frames: int) -> list[np.ndarray]:
 def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else img
-
-
-def _crop(img: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    a = align_face(img, lm, size=CROP, margin=MARGIN)
-    return a.image, (a.mask * 255).astype(np.uint8)
 
 
 def main() -> None:
@@ -98,7 +91,9 @@ def main() -> None:
         if len(take) < max(2, args.frames // 2):
             skipped += 1
             continue
-        items = {"real": [_crop(_jpeg(img, quality), lm)], "fake": [_crop(_jpeg(frames[j], quality), lms[j]) for j in take]}
+        size = TestsetConfig().crop_size
+        items = {"real": [stored_crop(_jpeg(img, quality), lm, size)],
+                 "fake": [stored_crop(_jpeg(frames[j], quality), lms[j], size) for j in take]}
         name = r["identity"]
         for label, crops in items.items():
             fn = f"{name}_{label}.npz"

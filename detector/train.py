@@ -303,7 +303,7 @@ def method_aucs(split: CropSplit, logits: np.ndarray) -> dict[str, float]:
     """Frame AUC of every fake method in ``split`` against all its reals (photos count as reals).
 
     Why a per-method view selects for transfer: the pooled AUC is carried by the methods that are
-    easy to learn (our autoencoder swaps reach 0.99), so the epoch it picks is the one that knows
+    easiest to learn (our own autoencoder families), so the epoch it picks is the one that knows
     our generator best; the worst method's AUC rewards an epoch that catches every family.
     """
     crop_methods = np.asarray(split.video_methods, dtype=object)[split.video]
@@ -490,11 +490,8 @@ def train_detector(
         scored = model if ema is None else ema.model_like(model)
         val_logits = _predict(scored, val, norm, cfg, dist, spec.needs_mask)
         auc = auc_or_none(val.labels, val_logits)
-        by_method = method_aucs(val, val_logits)
-        score = auc if cfg.select == "auc" else min(by_method.values(), default=None)
-        if score is None:
-            raise ValueError(f"validation split cannot rank the {cfg.select} criterion: it needs reals and fakes "
-                             f"(methods found: {sorted(by_method) or 'none'}); use select=auc or add validation items")
+        by_method = method_aucs(val, val_logits)  # never empty: _check_data made val hold reals and fakes
+        score = auc if cfg.select == "auc" else min(by_method.values())
         val_loss = F.binary_cross_entropy_with_logits(
             torch.from_numpy(val_logits), torch.from_numpy(val.labels).float()
         )

@@ -40,6 +40,15 @@ def encode_h264(frames: Sequence[np.ndarray], fps: float, crf: int, tmp: Path) -
     return data
 
 
+CROP_MARGIN = 0.3  # alignment margin of every stored test-set crop (the scan's, detector.analyzer)
+
+
+def stored_crop(frame: np.ndarray, landmarks: np.ndarray, crop_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(aligned BGR crop, face-hull mask as uint8 0/255): one frame as a test set stores it."""
+    a = align_face(frame, landmarks, size=crop_size, margin=CROP_MARGIN)
+    return a.image, (a.mask * 255).astype(np.uint8)
+
+
 def extract_crops(video_path: Path, landmarks: Sequence[np.ndarray | None], crop_size: int,
                   crops_per_item: int) -> dict[str, np.ndarray]:
     """Aligned crops of evenly spaced frames, decoded from the written clip (so they carry its codec)."""
@@ -49,9 +58,9 @@ def extract_crops(video_path: Path, landmarks: Sequence[np.ndarray | None], crop
     images, masks, idx = [], [], []
     for index, _, frame in iter_frames(video_path):
         if index in chosen:
-            a = align_face(frame, landmarks[index], size=crop_size, margin=0.3)
-            images.append(a.image)
-            masks.append((a.mask * 255).astype(np.uint8))
+            image, mask = stored_crop(frame, landmarks[index], crop_size)
+            images.append(image)
+            masks.append(mask)
             idx.append(index)
     s = crop_size
     return {"images": np.asarray(images, np.uint8).reshape(-1, s, s, 3),

@@ -94,7 +94,8 @@ def align_photo(img: np.ndarray, crop_size: int) -> tuple[np.ndarray, np.ndarray
 
     A photo is searched as it is first; only where that finds nothing (a tight crop: the face fills
     the image) is it padded by reflection and searched again."""
-    from fakescope.core.faces import align_face, detect_landmarks_image, landmarks_padded
+    from fakescope.core.faces import detect_landmarks_image, landmarks_padded
+    from generator.clips import stored_crop
 
     found = detect_landmarks_image(img, upsample=1 if max(img.shape[:2]) < 400 else 0)
     padded = False
@@ -105,8 +106,8 @@ def align_photo(img: np.ndarray, crop_size: int) -> tuple[np.ndarray, np.ndarray
         if retry is None:
             return None
         (image, lm), padded = retry, True
-    a = align_face(image, lm, size=crop_size, margin=0.3)  # the margin every test-set crop uses
-    return a.image, (a.mask * 255).astype(np.uint8), padded
+    crop, mask = stored_crop(image, lm, crop_size)
+    return crop, mask, padded
 
 
 def _listing_key(photos: Sequence[tuple[Path, Path]], crop_size: int) -> str:
