@@ -17,8 +17,13 @@ portrait, with landmarks in place of learnt keypoints. Per output frame j:
   the top of the neck) moves rigidly with the head pose, so the background near the head moves
   with it; a wider ring and the warp region's border stay put, so everything beyond them is the
   still's pixels exactly. There is no paste, seam or blending: every pixel is the still's,
-  moved. Only where the driver opens the mouth wider than the still's does a shaded mouth
-  interior fill the gap (generator.reenact.shade_mouth); a warp has nothing to show there.
+  moved. Only where the driver opens the mouth wider than the still's is the gap filled, since a
+  warp has nothing to show there (``mouth_fill``): ``driver`` pastes the driver's own open mouth
+  of that frame (a real interior, teeth and tongue, recoloured to the still's lips;
+  generator.reenact.driver_mouth), as animators that render the mouth leave one; ``shade`` draws
+  a dark interior with a teeth band (generator.reenact.shade_mouth); ``none`` leaves the warp's
+  stretched lips. ``driver`` falls back to ``shade`` on frames where the driver's own mouth is
+  too closed to lend an interior.
 
 The driver's track is smoothed (EMA or one-euro) before use, so landmark jitter does not shake
 the whole head.
@@ -26,6 +31,7 @@ the whole head.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -39,12 +45,15 @@ from generator.reenact import (
     STABLE,
     TEMPLATE,
     WARPS,
+    MouthPatch,
     apply_affine,
     canonical,
+    driver_mouth,
     expression_delta,
     fix_lips,
     homogeneous,
     inter_ocular,
+    lips_colour,
     needs_mouth_fill,
     rest_shape,
     shade_mouth,
@@ -56,9 +65,12 @@ HEAD_RING = 1.25  # head ring half-axes, in face half-sizes (hair and ears are i
 OUTER_RING = 2.4  # fixed ring: beyond it the still is untouched
 
 
+MOUTH_FILLS = ("shade", "driver", "none")
+
+
 def sample_animate_params(rng: np.random.Generator) -> dict[str, Any]:
     return {"smoothing": dict(SMOOTHINGS[int(rng.integers(len(SMOOTHINGS)))]), "gain": float(rng.choice(GAINS)),
-            "warp": str(rng.choice(WARPS)), "mouth_fill": "shade"}
+            "warp": str(rng.choice(WARPS)), "mouth_fill": str(rng.choice(MOUTH_FILLS))}
 
 
 def head_geometry(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -95,10 +107,17 @@ def driven_track(still_lm: np.ndarray, driver: np.ndarray, params: dict[str, Any
     return np.stack(lms), np.stack(motions)
 
 
-def animate_clip(still: np.ndarray, still_lm: np.ndarray, driver: np.ndarray,
-                 params: dict[str, Any]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Frames of ``still`` moved by the driver's landmark track (n, 68, 2, gaps filled), and their landmarks."""
+def animate_clip(still: np.ndarray, still_lm: np.ndarray, driver: np.ndarray, params: dict[str, Any],
+                 driver_mouths: Sequence[MouthPatch | None] = ()) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Frames of ``still`` moved by the driver's landmark track (n, 68, 2, gaps filled), and their landmarks.
+
+    ``driver_mouths``: the driver's mouth in each frame of the track (generator.reenact.mouth_patch;
+    None where closed or unseen), which ``mouth_fill: driver`` needs; without them it shades."""
+    fill = params.get("mouth_fill", "shade")
+    if fill not in MOUTH_FILLS:
+        raise ValueError(f"unknown mouth_fill {fill!r} for animate; choose from {', '.join(MOUTH_FILLS)}")
     still_lm = np.asarray(still_lm, np.float64)
+    still_lips = lips_colour(still, still_lm[48:68]) if fill == "driver" else None
     lms, motions = driven_track(still_lm, driver, params)
     centre, half = head_geometry(still_lm)
     head = ring_points(centre, tuple(half * HEAD_RING), 16)
@@ -112,10 +131,14 @@ def animate_clip(still: np.ndarray, still_lm: np.ndarray, driver: np.ndarray,
     method = params.get("warp", "tps")
     tris = delaunay(src) if method == "pwa" else None  # one mesh for the whole clip: no flicker of its edges
     frames = []
-    for lm, motion in zip(lms, motions, strict=True):
+    for j, (lm, motion) in enumerate(zip(lms, motions, strict=True)):
         dst = np.vstack([lm, apply_affine(motion, head), fixed])
         out = remap_region(still, warp_maps(src, dst, roi, method, tris), roi)
-        if needs_mouth_fill(still_lm, lm):
-            out = shade_mouth(out, lm[INNER_MOUTH], still, still_lm[48:68])
+        if fill != "none" and needs_mouth_fill(still_lm, lm):
+            patch = driver_mouths[j] if fill == "driver" and j < len(driver_mouths) else None
+            if patch is not None:
+                out = driver_mouth(out, lm[INNER_MOUTH], patch, still_lips)
+            else:
+                out = shade_mouth(out, lm[INNER_MOUTH], still, still_lm[48:68])
         frames.append(out)
     return frames, [lm.astype(np.float32) for lm in lms]

@@ -32,6 +32,7 @@ Every knob is in the params dict the test set records; the driver's landmark tra
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -244,13 +245,19 @@ def _polygon_mask(pts: np.ndarray, shape: tuple[int, int], feather: float) -> np
     return out
 
 
+def lips_colour(image: np.ndarray, lips: np.ndarray) -> np.ndarray:
+    """Mean BGR of the lips: inside the outer lip line (landmarks 48-59) and outside the inner (60-67)."""
+    shape = (image.shape[0], image.shape[1])
+    lips = np.asarray(lips, np.float64)
+    ring = (_polygon_mask(lips[:12], shape, 0) > 0.5) & (_polygon_mask(lips[12:], shape, 0) < 0.5)
+    return image[ring].mean(0) if ring.any() else np.array([90.0, 90.0, 150.0])
+
+
 def shade_mouth(roi_img: np.ndarray, inner: np.ndarray, reference: np.ndarray, ref_lips: np.ndarray) -> np.ndarray:
     """A mouth interior drawn into the inner-lip polygon ``inner`` (roi pixels): dark, lip-tinted,
     darker towards the back, with a soft teeth band under the upper lip."""
     h, w = roi_img.shape[:2]
-    shape = (reference.shape[0], reference.shape[1])
-    lips = (_polygon_mask(ref_lips[:12], shape, 0) > 0.5) & (_polygon_mask(ref_lips[12:], shape, 0) < 0.5)
-    lip_colour = reference[lips].mean(0) if lips.any() else np.array([90.0, 90.0, 150.0])
+    lip_colour = lips_colour(reference, ref_lips)
     x0, y0 = np.floor(inner.min(0)).astype(int)
     x1, y1 = np.ceil(inner.max(0)).astype(int)
     x0, y0, x1, y1 = max(x0 - 2, 0), max(y0 - 2, 0), min(x1 + 3, w), min(y1 + 3, h)
@@ -369,3 +376,44 @@ def reenact_clip(frames: Sequence[np.ndarray], landmarks: Sequence[np.ndarray | 
         out_frames[i] = reenact_frame(frames[i], np.asarray(landmarks[i], np.float64), moved[j], params, mouth_source)
         out_lms[i] = moved[j].astype(np.float32)
     return out_frames, out_lms
+
+
+@dataclass(frozen=True)
+class MouthPatch:
+    """A real frame's open mouth (teeth, tongue, the dark behind them) cut out with its lips, kept so
+    an animated still can show a real mouth where the driver opens one (``mouth_fill: driver``)."""
+
+    image: np.ndarray = field(repr=False)  # uint8 crop around the lips
+    inner: np.ndarray = field(repr=False)  # (8, 2) inner-lip polygon, crop pixels
+    lips: np.ndarray = field(repr=False)  # (3,) mean BGR of the lips (lips_colour)
+
+
+MIN_DRIVER_OPENING = 0.06  # inner-lip gap / inter-ocular distance below which a mouth has no interior to lend
+
+
+def mouth_patch(frame: np.ndarray, landmarks: np.ndarray, margin: float = 0.3) -> MouthPatch | None:
+    """The mouth of ``frame`` (a crop around landmarks 48-67), or None where it is too closed to show an interior."""
+    lm = np.asarray(landmarks, np.float64)
+    if mouth_opening(lm) < MIN_DRIVER_OPENING:
+        return None
+    mouth = lm[MOUTH]
+    pad = margin * float(np.ptp(mouth[:, 0]))
+    h, w = frame.shape[:2]
+    x0, y0 = np.floor(np.maximum(mouth.min(0) - pad, 0)).astype(int)
+    x1, y1 = np.ceil(np.minimum(mouth.max(0) + pad, (w - 1, h - 1))).astype(int) + 1
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    crop = np.ascontiguousarray(frame[y0:y1, x0:x1])
+    local = mouth - (x0, y0)
+    return MouthPatch(crop, local[12:].copy(), lips_colour(crop, local))
+
+
+def driver_mouth(image: np.ndarray, inner: np.ndarray, patch: MouthPatch, lips: np.ndarray) -> np.ndarray:
+    """``patch``'s inner mouth warped into the polygon ``inner`` (image pixels), brightened or darkened
+    halfway toward the receiving face's light (its lips' brightness ``lips`` against the patch's):
+    a real mouth interior, as animators that render the mouth leave one. One gain for all channels
+    and only halfway, because a per-channel or full match turns teeth green or burns them white."""
+    ratio = float(np.mean(lips)) / max(float(np.mean(patch.lips)), 1.0)
+    gain = float(np.clip(np.sqrt(ratio), 0.8, 1.25))
+    src = np.clip(patch.image.astype(np.float64) * gain + 0.5, 0, 255).astype(np.uint8)
+    return own_mouth(image, np.asarray(inner, np.float64), src, patch.inner)

@@ -115,6 +115,8 @@ class Driver:
     start: int
     landmarks: np.ndarray = field(repr=False)  # (n, 68, 2), frames without a face filled from the nearest
     tracked: tuple[np.ndarray | None, ...] = field(default=(), repr=False)  # as tracked (None: no face)
+    # its mouth in each frame (generator.reenact.mouth_patch; None: closed or no face), lent to animate
+    mouths: tuple[Any, ...] = field(default=(), repr=False)
 
     def as_params(self) -> dict[str, Any]:
         return {"source": str(self.source), "identity": self.identity, "segment": self.index,
@@ -405,10 +407,13 @@ class MethodBank:
         raise ValueError(f"unknown fake method {method!r}")
 
     def driver_track(self, params: dict[str, Any]) -> np.ndarray:
+        return self._driver_of(params).landmarks
+
+    def _driver_of(self, params: dict[str, Any]) -> Driver:
         d = params["driver"]
         for drv in self.drivers:
             if (str(drv.source), drv.index) == (d["source"], d["segment"]):  # one identity may have several clips
-                return drv.landmarks
+                return drv
         raise ValueError(f"driver {d['identity']} segment {d['segment']} is not in this build")
 
     def make_clip(self, method: str, seg: Segment, params: dict[str, Any]) -> Clip:
@@ -426,8 +431,9 @@ class MethodBank:
             k = int(params["still_frame"])
             still, still_lm = seg.frames[k], seg.landmarks[k]
             assert still_lm is not None
-            driver = self.driver_track(params)[: len(seg.frames)]
-            frames, lms = animate_clip(still, still_lm, driver, params)
+            drv = self._driver_of(params)
+            n = len(seg.frames)
+            frames, lms = animate_clip(still, still_lm, drv.landmarks[:n], params, drv.mouths[:n])
             return Clip(frames, list(lms), [still] * len(frames), [still_lm] * len(frames))
         engine = None
         if method == "ae_recon":
@@ -442,7 +448,7 @@ class MethodBank:
 
 def collect_drivers(videos: Sequence[Path], splits: dict[str, str], cfg: TestsetConfig) -> list[Driver]:
     """Landmark tracks of every usable segment of the train-split videos, in a stable order."""
-    from generator.reenact import fill_gaps
+    from generator.reenact import fill_gaps, mouth_patch
 
     out = []
     for video in sorted(videos, key=lambda v: identity_of(v)):
@@ -450,8 +456,10 @@ def collect_drivers(videos: Sequence[Path], splits: dict[str, str], cfg: Testset
             continue
         try:
             for seg in read_segments(video, cfg):
+                mouths = tuple(None if lm is None else mouth_patch(f, lm)
+                               for f, lm in zip(seg.frames, seg.landmarks, strict=True))
                 out.append(Driver(seg.source, seg.identity, seg.index, seg.start, fill_gaps(seg.landmarks),
-                                  tuple(seg.landmarks)))
+                                  tuple(seg.landmarks), mouths))
         except UnusableInputError:
             continue
     return out

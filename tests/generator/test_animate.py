@@ -9,7 +9,15 @@ import pytest
 from fakescope.core.embedding import face_descriptor
 from fakescope.core.faces import detect_landmarks_image, similarity_transform
 from generator.animate import OUTER_RING, animate_clip, driven_track, head_geometry
-from generator.reenact import STABLE, fill_gaps
+from generator.reenact import (
+    INNER_MOUTH,
+    STABLE,
+    MouthPatch,
+    fill_gaps,
+    mouth_opening,
+    mouth_patch,
+    needs_mouth_fill,
+)
 
 from .conftest import FaceTrack
 
@@ -109,3 +117,68 @@ def test_head_motion_carries_over_at_the_stills_scale() -> None:
     assert np.allclose(lms[0], still, atol=1e-6)
     assert np.allclose(lms[1] - still, [20.0, 0.0], atol=1e-6)  # a tenth of 200 px
     assert np.allclose(motions[1][:, :2], np.eye(2), atol=1e-9)
+
+
+def _inside(lm: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    m = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(m, [np.round(lm[INNER_MOUTH]).astype(np.int32)], 1)
+    return cv2.erode(m, np.ones((3, 3), np.uint8)) > 0
+
+
+def test_the_drivers_own_mouth_fills_the_opened_mouth(still: tuple[np.ndarray, np.ndarray],
+                                                      driver_track: FaceTrack) -> None:
+    """``driver``: where the still's mouth opens wider than its own, the driver's mouth of that frame
+    (painted green here) shows inside it; ``shade`` draws a dark one; ``none`` leaves the warp, and
+    outside the mouth all three are the same frame."""
+    image, lm0 = still
+    track = fill_gaps(driver_track.landmarks)
+    green = np.zeros((40, 60, 3), np.uint8)
+    green[..., 1] = 200
+    inner = np.array([[5, 20], [18, 10], [30, 8], [42, 10], [55, 20], [42, 30], [30, 32], [18, 30]], np.float64)
+    mouths = [MouthPatch(green, inner, np.array([60.0, 60.0, 140.0]))] * len(track)
+    base = {"smoothing": {"kind": "none"}, "gain": 1.25, "warp": "tps"}
+    out = {fill: animate_clip(image, lm0, track, {**base, "mouth_fill": fill}, mouths) for fill in ("driver", "shade", "none")}
+    lms = out["none"][1]
+    opened = [j for j, lm in enumerate(lms) if needs_mouth_fill(lm0, lm)]
+    assert opened, "the fixture driver must open its mouth wider than the still's"
+    for j in opened:
+        inside = _inside(lms[j], image.shape)
+        assert inside.sum() > 20
+        drv, shade, none = (out[f][0][j] for f in ("driver", "shade", "none"))
+        is_green = (drv[..., 1].astype(int) - drv[..., [0, 2]].max(-1)) > 80
+        assert is_green[inside].mean() > 0.8
+        assert shade[inside].mean() < none[inside].mean() - 20  # shade: dark; none: the stretched lips
+        near = cv2.dilate(inside.astype(np.uint8), np.ones((25, 25), np.uint8)) > 0
+        assert np.array_equal(drv[~near], none[~near]) and np.array_equal(shade[~near], none[~near])
+    closed = [j for j in range(len(lms)) if j not in opened]
+    for j in closed:  # nothing to fill: the warp alone, whatever the fill
+        assert np.array_equal(out["driver"][0][j], out["none"][0][j])
+
+
+def test_driver_fill_shades_where_the_driver_lends_no_mouth(still: tuple[np.ndarray, np.ndarray],
+                                                            driver_track: FaceTrack) -> None:
+    image, lm0 = still
+    track = fill_gaps(driver_track.landmarks)
+    params = {"smoothing": {"kind": "none"}, "gain": 1.25, "warp": "tps"}
+    shaded, _ = animate_clip(image, lm0, track, {**params, "mouth_fill": "shade"})
+    fallback, _ = animate_clip(image, lm0, track, {**params, "mouth_fill": "driver"}, [None] * len(track))
+    assert all(np.array_equal(a, b) for a, b in zip(shaded, fallback, strict=True))
+    with pytest.raises(ValueError, match="mouth_fill"):
+        animate_clip(image, lm0, track, {**params, "mouth_fill": "teeth"})
+
+
+def test_a_mouth_patch_keeps_an_open_mouth_and_refuses_a_closed_one(driver_track: FaceTrack) -> None:
+    frames, lms = driver_track.frames, driver_track.landmarks
+    widest = max((k for k in range(len(lms)) if lms[k] is not None), key=lambda k: mouth_opening(lms[k]))
+    lm = np.asarray(lms[widest], np.float64).copy()
+    lm[[65, 66, 67], 1] += 6  # open it for certain
+    patch = mouth_patch(frames[widest], lm)
+    assert patch is not None
+    x0, y0 = np.floor(np.maximum(lm[48:68].min(0) - 0.3 * np.ptp(lm[48:68, 0]), 0)).astype(int)
+    assert np.allclose(patch.inner, lm[60:68] - (x0, y0))  # the polygon in the crop's pixels
+    cx, cy = np.round(lm[60:68].mean(0)).astype(int)
+    px, py = np.round(patch.inner.mean(0)).astype(int)
+    assert np.array_equal(patch.image[py, px], frames[widest][cy, cx])
+    closed = lm.copy()
+    closed[60:68] = closed[[60, 61, 62, 63, 64, 63, 62, 61]]  # inner lips pressed together
+    assert mouth_patch(frames[widest], closed) is None

@@ -200,7 +200,7 @@ def test_reenact_and_animate_items_name_their_driver_and_every_knob(built_driven
         if r["method"] == "reenact":
             assert p["mouth_fill"] in ("shade", "own_frame")
         if r["method"] == "animate":
-            assert isinstance(p["still_frame"], int)
+            assert isinstance(p["still_frame"], int) and p["mouth_fill"] in ("shade", "driver", "none")
         if r["method"] in ("self_blend", "reenact"):
             assert {"colour", "mask", "erode", "feather", "blend"} <= set(p)
     assert not json.loads((tmp / "a" / "build.json").read_text()).get("unavailable")
