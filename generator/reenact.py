@@ -21,8 +21,9 @@ moves a face. Per frame:
    Delaunay mesh or a thin-plate spline (generator.meshwarp), inside the face's box only.
 5. Inner mouth. Where the new mouth opens wider than the target's did in that frame, the warp
    only stretches lips into the gap, so the inner-mouth polygon is filled: a dark shaded mouth
-   interior with a teeth band (``shade``) or the inner mouth of the target's own most open frame
-   of the clip warped into place (``own_frame``).
+   interior with a teeth band (``shade``), the inner mouth of the target's own most open frame
+   of the clip warped into place (``own_frame``), or the driver's own mouth of that frame
+   (``driver``: another person's teeth, brightened toward the target's light).
 6. Re-blend the warped face into the original frame with the item's blending
    (generator.blend.sample_blend_params: colour transfer, mask shape, feather, alpha or Poisson).
 
@@ -66,7 +67,7 @@ SMOOTHINGS = ({"kind": "ema", "alpha": 0.7}, {"kind": "ema", "alpha": 0.5},
               {"kind": "one_euro", "min_cutoff": 1.0, "beta": 20.0}, {"kind": "one_euro", "min_cutoff": 2.0, "beta": 10.0})
 GAINS = (0.8, 1.0, 1.25)
 WARPS = ("pwa", "tps")
-MOUTH_FILLS = ("shade", "own_frame")
+MOUTH_FILLS = ("shade", "own_frame", "driver")
 MIN_OWN_OPENING = 0.12  # inner-lip gap / inter-ocular distance an ``own_frame`` source mouth needs
 
 
@@ -319,10 +320,12 @@ def needs_mouth_fill(old: np.ndarray, new: np.ndarray) -> bool:
 
 
 def reenact_frame(frame: np.ndarray, old: np.ndarray, new: np.ndarray, params: dict[str, Any],
-                  mouth_source: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                  mouth_source: tuple[np.ndarray, np.ndarray] | None = None,
+                  lent_mouth: MouthPatch | None = None) -> np.ndarray:
     """Warp ``frame``'s face from landmarks ``old`` to ``new``, fill the inner mouth, re-blend.
 
-    ``mouth_source``: (frame, its landmarks) whose inner mouth ``own_frame`` uses; without it
+    ``mouth_source``: (frame, its landmarks) whose inner mouth ``own_frame`` uses; ``lent_mouth``:
+    the driver's mouth of this frame, which ``driver`` uses; without the one the fill asks for,
     the mouth is shaded.
     """
     old = np.asarray(old, np.float64)
@@ -336,9 +339,12 @@ def reenact_frame(frame: np.ndarray, old: np.ndarray, new: np.ndarray, params: d
     orig = frame[y0:y1, x0:x1]
     off = np.array([x0, y0], np.float64)
     if needs_mouth_fill(old, new):
-        if params.get("mouth_fill") == "own_frame" and mouth_source is not None:
+        fill = params.get("mouth_fill")
+        if fill == "own_frame" and mouth_source is not None:
             src_frame, src_lm = mouth_source
             warped = own_mouth(warped, new[INNER_MOUTH] - off, src_frame, np.asarray(src_lm, np.float64)[INNER_MOUTH])
+        elif fill == "driver" and lent_mouth is not None:
+            warped = driver_mouth(warped, new[INNER_MOUTH] - off, lent_mouth, lips_colour(orig, old[48:68] - off))
         else:
             warped = shade_mouth(warped, new[INNER_MOUTH] - off, orig, old[48:68] - off)
     return _reblend(frame, orig, warped, old - off, new - off, roi, params)
@@ -357,10 +363,12 @@ def _reblend(frame: np.ndarray, orig: np.ndarray, warped: np.ndarray, old: np.nd
 
 
 def reenact_clip(frames: Sequence[np.ndarray], landmarks: Sequence[np.ndarray | None], driver: np.ndarray,
-                 params: dict[str, Any]) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+                 params: dict[str, Any], driver_mouths: Sequence[MouthPatch | None] = (),
+                 ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
     """Reenact a clip: returns the frames and their new landmarks (None where the target had no face).
 
-    ``driver``: the driver's landmark track (n, 68, 2), gaps filled (:func:`fill_gaps`).
+    ``driver``: the driver's landmark track (n, 68, 2), gaps filled (:func:`fill_gaps`);
+    ``driver_mouths``: its mouth in each of those frames (:func:`mouth_patch`), for ``mouth_fill: driver``.
     """
     have = [i for i, lm in enumerate(landmarks) if lm is not None]
     if not have:
@@ -372,8 +380,12 @@ def reenact_clip(frames: Sequence[np.ndarray], landmarks: Sequence[np.ndarray | 
     if params.get("mouth_fill") == "own_frame" and k is not None and landmarks[int(k)] is not None:
         mouth_source = (frames[int(k)], np.asarray(landmarks[int(k)], np.float64))
     out_frames, out_lms = list(frames), list(landmarks)
+    whole = len(driver) >= len(frames)  # driver frame i drives target frame i; else the driver loops
     for j, i in enumerate(have):
-        out_frames[i] = reenact_frame(frames[i], np.asarray(landmarks[i], np.float64), moved[j], params, mouth_source)
+        d = i if whole else j % len(driver)
+        lent = driver_mouths[d] if params.get("mouth_fill") == "driver" and d < len(driver_mouths) else None
+        out_frames[i] = reenact_frame(frames[i], np.asarray(landmarks[i], np.float64), moved[j], params, mouth_source,
+                                      lent)
         out_lms[i] = moved[j].astype(np.float32)
     return out_frames, out_lms
 

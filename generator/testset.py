@@ -115,7 +115,8 @@ class Driver:
     start: int
     landmarks: np.ndarray = field(repr=False)  # (n, 68, 2), frames without a face filled from the nearest
     tracked: tuple[np.ndarray | None, ...] = field(default=(), repr=False)  # as tracked (None: no face)
-    # its mouth in each frame (generator.reenact.mouth_patch; None: closed or no face), lent to animate
+    # its mouth in each frame (generator.reenact.mouth_patch; None: closed or no face), lent to
+    # reenact/animate items whose mouth_fill is ``driver``
     mouths: tuple[Any, ...] = field(default=(), repr=False)
 
     def as_params(self) -> dict[str, Any]:
@@ -423,7 +424,8 @@ class MethodBank:
         if method == "reenact":
             from generator.reenact import reenact_clip
 
-            frames, lms = reenact_clip(seg.frames, seg.landmarks, self.driver_track(params), params)
+            drv = self._driver_of(params)
+            frames, lms = reenact_clip(seg.frames, seg.landmarks, drv.landmarks, params, drv.mouths)
             return Clip(frames, lms, list(seg.frames), list(seg.landmarks))
         if method == "animate":
             from generator.animate import animate_clip

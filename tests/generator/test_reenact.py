@@ -105,6 +105,44 @@ def test_own_frame_fills_the_opened_mouth_with_the_targets_own_mouth(target_trac
     assert shaded[inside].mean() < frames[i][inside].mean() - 20  # shade: a dark mouth interior
 
 
+def test_driver_fill_lends_the_drivers_mouth_of_each_frame(target_track: FaceTrack, driver_track: FaceTrack) -> None:
+    """``driver``: the opened mouth shows the driver's mouth of the same frame (each frame's patch
+    painted its own colour here); frames whose driver lends no mouth are shaded."""
+    import cv2
+
+    from generator.reenact import INNER_MOUTH, MouthPatch, needs_mouth_fill
+
+    frames, lms = target_track.frames, target_track.landmarks
+    driver = fill_gaps(driver_track.landmarks)
+    inner = np.array([[5, 20], [18, 10], [30, 8], [42, 10], [55, 20], [42, 30], [30, 32], [18, 30]], np.float64)
+    colours = [(0, 200, 0), (200, 0, 0)]
+    mouths = []
+    for k in range(len(driver)):
+        img = np.zeros((40, 60, 3), np.uint8)
+        img[:] = colours[k % 2]
+        mouths.append(MouthPatch(img, inner, np.array([60.0, 60.0, 140.0])) if k % 3 else None)
+    params = {**BASE, "mouth_fill": "driver"}
+    out, moved = reenact_clip(frames, lms, driver, params, mouths)
+    shaded, _ = reenact_clip(frames, lms, driver, BASE)
+    checked = 0
+    for i in range(len(frames)):
+        if lms[i] is None or not needs_mouth_fill(lms[i], moved[i]):
+            continue
+        inside = np.zeros(frames[i].shape[:2], np.uint8)
+        cv2.fillPoly(inside, [np.round(moved[i][INNER_MOUTH]).astype(np.int32)], 1)
+        inside = cv2.erode(inside, np.ones((3, 3), np.uint8)) > 0
+        if inside.sum() < 20:
+            continue
+        if i % 3 == 0:  # no mouth lent: shaded, exactly as shade would
+            assert np.array_equal(out[i], shaded[i])
+        else:
+            ch = 1 if i % 2 == 0 else 0
+            px = out[i][inside].astype(int)
+            assert ((px[:, ch] - np.delete(px, ch, axis=1).max(1)) > 60).mean() > 0.8
+        checked += 1
+    assert checked >= 3
+
+
 def test_driven_landmarks_scale_the_drivers_motion_to_the_targets_face() -> None:
     from generator.synthetic import MEAN_SHAPE
 

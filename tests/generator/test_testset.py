@@ -198,7 +198,7 @@ def test_reenact_and_animate_items_name_their_driver_and_every_knob(built_driven
             assert p["smoothing"]["kind"] in ("ema", "one_euro") and p["warp"] in ("pwa", "tps") and p["gain"] > 0
             assert r["label"] == "fake" and r["identity"] in r["path"]  # the target's identity, not the driver's
         if r["method"] == "reenact":
-            assert p["mouth_fill"] in ("shade", "own_frame")
+            assert p["mouth_fill"] in ("shade", "own_frame", "driver")
         if r["method"] == "animate":
             assert isinstance(p["still_frame"], int) and p["mouth_fill"] in ("shade", "driver", "none")
         if r["method"] in ("self_blend", "reenact"):
