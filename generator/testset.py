@@ -59,6 +59,7 @@ from generator.warpfake import sample_warp_params, warp_fake_frame
 
 if TYPE_CHECKING:
     from generator.attacks import AttackTarget
+    from generator.reenact import MouthPatch
 
 
 
@@ -117,7 +118,7 @@ class Driver:
     tracked: tuple[np.ndarray | None, ...] = field(default=(), repr=False)  # as tracked (None: no face)
     # its mouth in each frame (generator.reenact.mouth_patch; None: closed or no face), lent to
     # reenact/animate items whose mouth_fill is ``driver``
-    mouths: tuple[Any, ...] = field(default=(), repr=False)
+    mouths: tuple[MouthPatch | None, ...] = field(default=(), repr=False)
 
     def as_params(self) -> dict[str, Any]:
         return {"source": str(self.source), "identity": self.identity, "segment": self.index,
