@@ -80,6 +80,7 @@ class TrainConfig:
     ema_decay: float = 0.0  # > 0: validate, select and save an exponential moving average of the weights (_Ema)
     seam_weight: float = 0.0  # > 0: add this times the seam-map loss (Face X-ray; archs with predicts_seam)
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    init: str | None = None  # a `detector pretrain` output whose features start the model (detector.pretrain)
     eval_batch_size: int = 128
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda; fakescope.core.device
 
@@ -151,8 +152,9 @@ _RESUME_KEYS = (
     "ema_decay",
     "seam_weight",
     "select",
+    "init",
 )
-_RESUME_DEFAULTS = {"ema_decay": 0.0, "seam_weight": 0.0, "select": "auc"}  # keys added later: runs recorded before them had this value
+_RESUME_DEFAULTS = {"ema_decay": 0.0, "seam_weight": 0.0, "select": "auc", "init": None}  # keys added later: runs recorded before them had this value
 
 
 class _Ema:
@@ -211,6 +213,7 @@ def _run_record(arch: str, cfg: TrainConfig, data: CropData) -> dict[str, Any]:
         "ema_decay": cfg.ema_decay,
         "seam_weight": cfg.seam_weight,
         "select": cfg.select,
+        "init": cfg.init,
         "manifest_hash": data.manifest_hash,
         "manifests": [{"dir": d, "sha256": h} for d, h in data.manifests],
         "counts": counts,
@@ -368,6 +371,11 @@ def train_detector(
     if dist.enabled and dev.type != "cpu":
         raise ValueError("--distributed trains in CPU processes (gloo); pass --device cpu, or drop --distributed")
     model = create_detector(arch, **cfg.arch_kwargs).to(dev, memory_format=torch.channels_last)
+    if cfg.init:
+        from detector.pretrain import init_features
+
+        # a resumed run's checkpoint replaces these weights, but the pretrained file is still checked
+        run["init_sha256"] = init_features(model, cfg.init, arch, cfg.arch_kwargs)
     if dist.enabled:  # before the optimizer is built: the swapped layers hold new Parameter objects
         from detector.distributed import globalize_batchnorm
 

@@ -1,4 +1,4 @@
-"""`fakescope detector train|list|card`: CNN detectors.
+"""`fakescope detector train|pretrain|list|eval|familiarity|card`: CNN detectors.
 
 `detector train` takes its settings from a recipe file (`--config recipe.json`, as every trained
 model and the shipped default carry one) and from flags; a flag given on the command line wins
@@ -55,6 +55,9 @@ RECIPE_FLAGS: tuple[RecipeFlag, ...] = (
                "probability of blurring the background beyond the face hull of reals and their online "
                "self-blends (offline fakes keep theirs), so a face sharper than a defocused studio "
                "background is not taken as a sign of a real"),
+    RecipeFlag("--init", "init", str, "PRETRAIN_DIR",
+               "start the network's feature layers from a `fakescope detector pretrain` output (its head starts "
+               "fresh)"),
     RecipeFlag("--seed", "seed", int, "N", "random seed (default 0)"),
 )
 
@@ -166,6 +169,31 @@ def _cache_dir(args: argparse.Namespace) -> Path:
     return Path(args.cache) if getattr(args, "cache", None) else user_data_file("FAKESCOPE_CACHE_DIR", "cache") / "aligned"
 
 
+def cmd_detector_pretrain(args: argparse.Namespace) -> int:
+    from dataclasses import replace as dc_replace
+
+    from detector.pretrain import PretrainConfig, pretrain
+    from fakescope.core.device import resolve_device
+
+    resolve_device(args.device)
+    output_dir(args.out, "--out")
+    for d in args.data:
+        if not Path(d).exists():
+            raise FileNotFoundError(f"{d}: no such test set or photo set (--data)")
+    cfg = PretrainConfig()
+    given = {"steps": args.steps, "minutes": args.minutes, "batch_size": args.batch_size, "input_size": args.input_size,
+             "seed": args.seed, "temperature": args.temperature}
+    cfg = dc_replace(cfg, **{k: v for k, v in given.items() if v is not None}, bf16=args.bf16, resume=args.resume,
+                     progress=not args.quiet, device=args.device)
+    r = pretrain([Path(d) for d in args.data], args.arch, Path(args.out), cfg)
+    state = "finished" if r.finished else "stopped (--minutes); --resume continues it"
+    loss = "-" if r.loss is None else f"{r.loss:.3f}"
+    acc = "-" if r.view_accuracy is None else f"{r.view_accuracy:.2f}"
+    print(f"{args.out}: step {r.step}/{cfg.steps} {state}; NT-Xent loss {loss}, views matched to their twin {acc}; "
+          f"use it with `fakescope detector train --arch {args.arch} --init {args.out} ...`")
+    return EXIT_OK
+
+
 def cmd_detector_list(args: argparse.Namespace) -> int:
     from detector.catalog import catalog
 
@@ -247,6 +275,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="data-parallel training (DDP, gloo): launches torchrun unless already under it")
     dt.add_argument("--nproc", type=int, default=2, metavar="N", help="with --distributed: processes on this machine")
     dt.set_defaults(func=cmd_detector_train)
+    dp = det.add_parser("pretrain", help="self-supervised (contrastive) pretraining of a detector's feature layers "
+                                         "on the real train-split crops of test sets and photo sets; no fakes, no labels")
+    dp.add_argument("--data", nargs="+", required=True, metavar="DIR", help="test sets and `testset photos` outputs")
+    dp.add_argument("--arch", required=True, metavar="NAME", help="the architecture `detector train --init` will train")
+    dp.add_argument("--out", required=True, metavar="DIR")
+    dp.add_argument("--steps", type=int, default=None, metavar="N", help="total steps (default 3000)")
+    dp.add_argument("--minutes", type=float, default=None, help="stop after this long (checkpointed; --resume goes on)")
+    dp.add_argument("--batch-size", type=int, default=None, metavar="N", help="crops per step, two views each (default 64)")
+    dp.add_argument("--input-size", type=int, default=None, metavar="PX", help="network input size (default 128)")
+    dp.add_argument("--temperature", type=float, default=None, help="NT-Xent temperature (default 0.2)")
+    dp.add_argument("--seed", type=int, default=None)
+    dp.add_argument("--bf16", action="store_true", help="bfloat16 autocast for forward passes")
+    dp.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA when present, else the CPU")
+    dp.add_argument("--resume", action="store_true")
+    dp.add_argument("--quiet", action="store_true")
+    dp.set_defaults(func=cmd_detector_pretrain)
     dl = det.add_parser("list", help="registered architectures and shipped models")
     dl.set_defaults(func=cmd_detector_list)
     de = det.add_parser("eval", help="frame AUC, calibration and per-source table on face photo/crop manifests "
