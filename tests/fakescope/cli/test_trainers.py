@@ -222,3 +222,20 @@ def test_pulse_trains_end_to_end_on_the_fixture_clip(tmp_path: Path, talking_hea
     assert saved["meta"]["metrics"]["n_real"] == 2 and saved["meta"]["trained_on"] == ["pseudo", "real"]
     assert tuple(load_pulse_model(str(out)).feature_names) == FEATURE_NAMES
     assert len(json.loads(cache.read_text())) == 2  # one entry per content and kind: the copies share theirs
+
+
+def test_detector_pretrain_on_a_missing_folder_exits_2_and_writes_nothing(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ssl"
+    code = main(["detector", "pretrain", "--data", str(tmp_path / "nowhere"), "--arch", "meso4_contrast", "--out", str(out)])
+    assert code == 2
+    assert str(tmp_path / "nowhere") in _one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_detector_pretrain_of_an_unknown_arch_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "ts"
+    data.mkdir()
+    code = main(["detector", "pretrain", "--data", str(data), "--arch", "no_such_net", "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "no_such_net" in _one_error_line(capsys)
