@@ -38,6 +38,8 @@ def model_card(model_dir: Path, notes: str = "") -> str:
         f"- training data: manifest sha256 `{data.get('manifest_sha256')}`, counts {json.dumps(data.get('counts'))}, "
         f"excluded methods {data.get('exclude_methods') or 'none'}, online self-blend share of each batch "
         f"{data.get('sbi_fraction', 0.0)}",
+        *([f"- feature layers started from `detector pretrain` output `{data['init']}` (contrastive, real "
+           f"train-split crops only; weights sha256 `{data.get('init_sha256')}`)"] if data.get("init") else []),
         f"- code: {cfg.get('code')}",
         "",
         "## Metrics (identity-disjoint splits of our own test set)",

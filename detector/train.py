@@ -588,6 +588,7 @@ def _finish(
             "exclude_methods": run["exclude_methods"],
             "sbi_fraction": cfg.sbi_fraction,
             "counts": run["counts"],
+            **({"init": run["init"], "init_sha256": run.get("init_sha256")} if run.get("init") else {}),
         },
         "metrics": metrics,
         "code": run["code"],

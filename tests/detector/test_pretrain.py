@@ -90,6 +90,10 @@ def test_detector_training_starts_from_the_pretrained_features(tiny_testset: Pat
     train_detector([tiny_testset], "meso4_contrast", tmp_path / "det", cfg)
     run = json.loads((tmp_path / "det" / "run.json").read_text())
     assert run["init"] == str(pre) and len(run["init_sha256"]) == 64
+    from detector.model_card import model_card
+
+    card = model_card(tmp_path / "det")
+    assert str(pre) in card and run["init_sha256"] in card  # the card says where the features started
     with pytest.raises(ValueError, match="pretrained meso4_contrast"):
         train_detector([tiny_testset], "meso4", tmp_path / "det2", replace(cfg, init=str(pre)))
     with pytest.raises(ValueError, match="not a `fakescope detector pretrain` output"):
