@@ -55,6 +55,9 @@ def image_boxes(manifest: Path, n: int, seed: int) -> dict[str, tuple[float, flo
         m = alignment_matrix(found[1], 1.0, MARGIN)
         c = np.array([[px, py], [px + w, py], [px + w, py + h], [px, py + h]], float) @ m[:, :2].T + m[:, 2]
         edges.append([c[:, 0].min(), c[:, 0].max(), c[:, 1].min(), c[:, 1].max()])
+    if not edges:
+        print(f"{manifest}: no face in the {len(pick)} sampled images; using the DFDC ranges")
+        return DEFAULT_BOX
     e = np.array(edges)
     print(f"{manifest}: {len(e)} of {len(pick)} sampled images with a face; their own pixels in the aligned crop "
           "(5th / 50th / 95th percentile of each edge, fraction of the side):")
@@ -99,6 +102,9 @@ def main() -> None:
         box = image_boxes(cross, args.sample, args.seed)
     for name in args.detector or ["default"]:
         det = load_model(name)
+        if det.needs_mask:
+            print(f"{name}: reads a face-mask plane, which a reflection-padded crop has no counterpart for; skipped")
+            continue
         test = load_crops([args.testset], det.crop_size).splits["test"]
         rng = np.random.default_rng(args.seed)
         tight = np.stack([tighten(im, rng, box) for im in test.images])

@@ -79,7 +79,8 @@ class PretrainConfig:
 
 
 # Settings a checkpoint can only be continued under (steps and minutes may change).
-_RESUME_KEYS = ("arch", "arch_kwargs", "input_size", "batch_size", "temperature", "proj_dim", "seed", "manifest_hash")
+_RESUME_KEYS = ("arch", "arch_kwargs", "input_size", "batch_size", "temperature", "proj_dim", "seed", "manifest_hash",
+                "max_frames_per_video", "lr", "weight_decay", "crop_scale", "augment")
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,8 @@ def random_view(img: np.ndarray, rng: np.random.Generator, cfg: PretrainConfig) 
 def _record(arch: str, cfg: PretrainConfig, manifest_hash: str, manifests: Any, n_crops: int) -> dict[str, Any]:
     run = {"arch": arch, "arch_kwargs": cfg.arch_kwargs, "input_size": cfg.input_size, "batch_size": cfg.batch_size,
            "temperature": cfg.temperature, "proj_dim": cfg.proj_dim, "seed": cfg.seed,
+           "max_frames_per_video": cfg.max_frames_per_video, "lr": cfg.lr, "weight_decay": cfg.weight_decay,
+           "crop_scale": cfg.crop_scale, "augment": asdict(cfg.augment),
            "manifest_hash": manifest_hash, "manifests": [{"dir": d, "sha256": h} for d, h in manifests],
            "real_crops": n_crops, "config": asdict(cfg), "code": code_version()}
     return json.loads(json.dumps(run))
@@ -183,11 +186,13 @@ def pretrain(testset_dirs: list[Path], arch: str, out_dir: Path, cfg: PretrainCo
     params = [*features.parameters(), *projector.parameters()]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, history = 0, []
+    losses: list[float] = []  # since the last logged interval (checkpointed, so a resume logs the same figures)
+    accs: list[float] = []
     loaded = load_checkpoint(out_dir)
     if loaded is not None:
         if not cfg.resume:
             raise ValueError(f"{out_dir} already holds a pretraining run; pass --resume to continue it or pick a new --out")
-        prev = json.loads((out_dir / RECORD_FILE).read_text(encoding="utf-8"))
+        prev = loaded.meta.get("record", {})
         changed = [k for k in _RESUME_KEYS if prev.get(k) != run[k]]
         if changed:
             raise ValueError(f"cannot resume {out_dir}: {', '.join(changed)} differ from the checkpointed run; use a new --out")
@@ -197,13 +202,16 @@ def pretrain(testset_dirs: list[Path], arch: str, out_dir: Path, cfg: PretrainCo
         restore_numpy_rng(rng, loaded.meta["rng"]["numpy"])
         restore_torch_rng(loaded.meta["rng"]["torch"])
         step, history = loaded.step, list(loaded.meta.get("history", []))
+        losses, accs = list(loaded.meta.get("pending", {}).get("loss", [])), list(loaded.meta.get("pending", {}).get("acc", []))
     out_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out_dir / RECORD_FILE, {**run, "step": step, "finished": False,
+                                              "last": history[-1] if history else None})
 
     def save(finished: bool) -> None:
         opt_tensors, opt_meta = optimizer_to_flat("optimizer", opt)
         tensors = {**module_tensors("features", features), **module_tensors("projector", projector), **opt_tensors}
         meta = {"rng": {"numpy": numpy_rng_state(rng), "torch": torch_rng_state()}, "optimizer": opt_meta,
-                "history": history}
+                "history": history, "pending": {"loss": losses, "acc": accs}, "record": run}
         save_checkpoint(out_dir, step, tensors, meta)
         atomic_save_tensors(out_dir / WEIGHTS_FILE, {**module_tensors("features", features),
                                                      **module_tensors("projector", projector)},
@@ -218,8 +226,7 @@ def pretrain(testset_dirs: list[Path], arch: str, out_dir: Path, cfg: PretrainCo
 
     norm = (detector_spec(arch).mean, detector_spec(arch).std)
     t0 = last_ckpt = time.monotonic()
-    losses: list[float] = []
-    accs: list[float] = []
+    before = float(history[-1]["seconds"]) if history else 0.0  # training seconds of earlier sessions
     bar = tqdm(total=cfg.steps, initial=step, desc=f"pretrain {arch}", disable=not cfg.progress)
     features.train()
     projector.train()
@@ -245,9 +252,10 @@ def pretrain(testset_dirs: list[Path], arch: str, out_dir: Path, cfg: PretrainCo
         if step % cfg.log_every == 0 or step == cfg.steps:
             history.append({"step": step, "loss": round(float(np.mean(losses)), 5),
                             "view_accuracy": round(float(np.mean(accs)), 4),
-                            "seconds": round(time.monotonic() - t0, 1)})
+                            "seconds": round(before + time.monotonic() - t0, 1)})
             bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", acc=f"{history[-1]['view_accuracy']:.2f}")
-            losses, accs = [], []
+            losses.clear()
+            accs.clear()
         if time.monotonic() - last_ckpt > cfg.checkpoint_every_s:
             save(False)
             last_ckpt = time.monotonic()
@@ -270,7 +278,8 @@ def init_features(model: nn.Module, init_dir: str | Path, arch: str, arch_kwargs
     rec = json.loads(record.read_text(encoding="utf-8"))
     if rec.get("arch") != arch or (rec.get("arch_kwargs") or {}) != json.loads(json.dumps(arch_kwargs)):
         raise ValueError(f"{d} pretrained {rec.get('arch')} {rec.get('arch_kwargs') or ''}; this run trains {arch} "
-                         f"{arch_kwargs or ''}: pretrain the same architecture or drop --init")
+                         f"{arch_kwargs or ''}: pretrain the same architecture, or pass --init none (the init may "
+                         "come from the --config recipe)")
     try:
         tensors = load_file(str(weights))
     except (SafetensorError, OSError) as exc:

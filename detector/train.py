@@ -34,6 +34,7 @@ from detector.registry import DetectorSpec, create_detector, detector_spec
 from detector.sbi import BatchPlan, materialize, plan_batch, real_weights, seam_known, seam_target
 from fakescope.core.atomicio import write_json_atomic, write_text_atomic
 from fakescope.core.checkpoint import (
+    latest_checkpoint_dir,
     load_checkpoint,
     load_module,
     module_tensors,
@@ -213,7 +214,7 @@ def _run_record(arch: str, cfg: TrainConfig, data: CropData) -> dict[str, Any]:
         "ema_decay": cfg.ema_decay,
         "seam_weight": cfg.seam_weight,
         "select": cfg.select,
-        "init": cfg.init,
+        "init": str(Path(cfg.init).resolve()) if cfg.init else None,  # ./ssl and ssl/ are one pretrained run
         "manifest_hash": data.manifest_hash,
         "manifests": [{"dir": d, "sha256": h} for d, h in data.manifests],
         "counts": counts,
@@ -371,10 +372,9 @@ def train_detector(
     if dist.enabled and dev.type != "cpu":
         raise ValueError("--distributed trains in CPU processes (gloo); pass --device cpu, or drop --distributed")
     model = create_detector(arch, **cfg.arch_kwargs).to(dev, memory_format=torch.channels_last)
-    if cfg.init:
+    if cfg.init and latest_checkpoint_dir(out_dir) is None:  # a resumed run's weights come from its checkpoint
         from detector.pretrain import init_features
 
-        # a resumed run's checkpoint replaces these weights, but the pretrained file is still checked
         run["init_sha256"] = init_features(model, cfg.init, arch, cfg.arch_kwargs)
     if dist.enabled:  # before the optimizer is built: the swapped layers hold new Parameter objects
         from detector.distributed import globalize_batchnorm
@@ -394,9 +394,13 @@ def train_detector(
         prev = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
         changed = [k for k in _RESUME_KEYS if prev.get(k, _RESUME_DEFAULTS.get(k)) != run[k]]
         if changed:
+            detail = "; ".join(f"{k} was {prev.get(k, _RESUME_DEFAULTS.get(k))!r}, now {run[k]!r}" for k in changed)
             raise ValueError(
-                f"cannot resume {out_dir}: {changed} differ from the checkpointed run; use a new out_dir"
+                f"cannot resume {out_dir}: settings differ from the checkpointed run ({detail}); give the "
+                "checkpointed values or use a new out_dir"
             )
+        if run["init"]:
+            run["init_sha256"] = prev.get("init_sha256")  # what it started from, not the file as it is now
         saved, tensors = loaded.meta, loaded.tensors
         load_module("model", model, tensors)
         best_state = unprefixed("best", tensors)

@@ -370,6 +370,9 @@ def reenact_clip(frames: Sequence[np.ndarray], landmarks: Sequence[np.ndarray | 
     ``driver``: the driver's landmark track (n, 68, 2), gaps filled (:func:`fill_gaps`);
     ``driver_mouths``: its mouth in each of those frames (:func:`mouth_patch`), for ``mouth_fill: driver``.
     """
+    fill = params.get("mouth_fill", "shade")
+    if fill not in MOUTH_FILLS:
+        raise ValueError(f"unknown mouth_fill {fill!r} for reenact; choose from {', '.join(MOUTH_FILLS)}")
     have = [i for i, lm in enumerate(landmarks) if lm is not None]
     if not have:
         return list(frames), list(landmarks)

@@ -370,6 +370,7 @@ class MethodBank:
 
             driver = self._driver(segment, rng)
             p = {"driver": driver.as_params(), **sample_reenact_params(rng), **sample_blend_params(rng)}
+            _driver_mouth_fallback(p, driver.mouths)
             if p["mouth_fill"] == "own_frame":
                 k, opening = most_open_frame(segment.landmarks)
                 if opening < MIN_OWN_OPENING:  # the target never opens its mouth: nothing of its own to show
@@ -383,7 +384,9 @@ class MethodBank:
 
             driver = self._driver(segment, rng)
             still = next(i for i, lm in enumerate(segment.landmarks) if lm is not None)
-            return {"driver": driver.as_params(), "still_frame": still, **sample_animate_params(rng)}
+            p = {"driver": driver.as_params(), "still_frame": still, **sample_animate_params(rng)}
+            _driver_mouth_fallback(p, driver.mouths[: len(segment.frames)])
+            return p
         return {}
 
     def make_frame(self, method: str, frame: np.ndarray, lm: np.ndarray, params: dict[str, Any],
@@ -447,6 +450,13 @@ class MethodBank:
         frames = [frame if lm is None else self.make_frame(method, frame, lm, params, engine)
                   for frame, lm in zip(seg.frames, seg.landmarks, strict=True)]
         return Clip(frames, list(seg.landmarks), list(seg.frames), list(seg.landmarks))
+
+
+def _driver_mouth_fallback(params: dict[str, Any], mouths: Sequence[Any]) -> None:
+    """``mouth_fill: driver`` with a driver that never opens its mouth shades every frame: say so in the params."""
+    if params.get("mouth_fill") == "driver" and not any(m is not None for m in mouths):
+        params["mouth_fill"] = "shade"
+        params["mouth_fill_fallback"] = "the driver's mouth never opens in this segment"
 
 
 def collect_drivers(videos: Sequence[Path], splits: dict[str, str], cfg: TestsetConfig) -> list[Driver]:

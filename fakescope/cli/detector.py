@@ -57,7 +57,7 @@ RECIPE_FLAGS: tuple[RecipeFlag, ...] = (
                "background is not taken as a sign of a real"),
     RecipeFlag("--init", "init", str, "PRETRAIN_DIR",
                "start the network's feature layers from a `fakescope detector pretrain` output (its head starts "
-               "fresh)"),
+               "fresh); 'none' trains from scratch even when the --config recipe names one"),
     RecipeFlag("--seed", "seed", int, "N", "random seed (default 0)"),
 )
 
@@ -88,6 +88,8 @@ def resolve_recipe(args: argparse.Namespace) -> tuple[str, Any]:
             continue  # not given: the file's (or the default) value stands
         if f.key == "exclude_methods":
             value = tuple(value)
+        if f.key == "init" and value.lower() == "none":
+            value = None
         if "." in f.key:
             outer, inner = f.key.split(".")
             from detector.augment import AugmentConfig

@@ -98,3 +98,21 @@ def test_detector_training_starts_from_the_pretrained_features(tiny_testset: Pat
         train_detector([tiny_testset], "meso4", tmp_path / "det2", replace(cfg, init=str(pre)))
     with pytest.raises(ValueError, match="not a `fakescope detector pretrain` output"):
         train_detector([tiny_testset], "meso4_contrast", tmp_path / "det3", replace(cfg, init=str(tmp_path)))
+
+
+def test_a_detector_run_from_pretrained_features_resumes_without_them(tiny_testset: Path, tmp_path: Path) -> None:
+    """The checkpoint holds every weight: a resume neither needs the pretrained folder nor re-hashes it."""
+    import shutil
+
+    pre = tmp_path / "pre"
+    pretrain([tiny_testset], "meso4_contrast", pre, CFG)
+    out = tmp_path / "det"
+    cfg = TrainConfig(epochs=1, batch_size=8, input_size=40, progress=False, init=str(pre), augment=None, device="cpu")
+    train_detector([tiny_testset], "meso4_contrast", out, cfg)
+    sha = json.loads((out / "run.json").read_text())["init_sha256"]
+    shutil.rmtree(pre)
+    train_detector([tiny_testset], "meso4_contrast", out, replace(cfg, epochs=2, resume=True))
+    run = json.loads((out / "run.json").read_text())
+    assert run["init_sha256"] == sha and len(run["history"]) == 2
+    with pytest.raises(ValueError, match="init was"):  # says what the checkpointed run used
+        train_detector([tiny_testset], "meso4_contrast", out, replace(cfg, epochs=3, resume=True, init=None))

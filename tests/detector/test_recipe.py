@@ -72,3 +72,16 @@ def test_cli_without_an_architecture_or_with_a_bad_recipe_exits_2(tmp_path: Path
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown key(s) 'sbi'" in err[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_init_none_on_the_command_line_drops_a_recipes_pretrained_features(tmp_path: Path) -> None:
+    from fakescope.cli import build_parser
+    from fakescope.cli.detector import resolve_recipe
+
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps(recipe_json("meso4_contrast", TrainConfig(init="models/ssl"))))
+    parser = build_parser()
+    base = ["detector", "train", "--data", "ts", "--out", "o", "--config", str(recipe)]
+    assert resolve_recipe(parser.parse_args(base))[1].init == "models/ssl"
+    assert resolve_recipe(parser.parse_args([*base, "--init", "none"]))[1].init is None
+    assert resolve_recipe(parser.parse_args([*base, "--init", "other"]))[1].init == "other"

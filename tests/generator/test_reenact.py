@@ -186,3 +186,39 @@ def test_fill_gaps_and_most_open_frame() -> None:
     wide = closed.copy()
     wide[[65, 66, 67], 1] += 10
     assert most_open_frame([closed, None, wide, closed]) == (2, pytest.approx(mouth_opening(wide)))
+
+
+def test_a_short_driver_loops_and_lends_the_mouth_of_the_frame_it_drives() -> None:
+    """A driver shorter than the clip loops over the target's frames with a face; frames without a
+    face are passed through; the mouth lent is that of the driver frame in use."""
+    from generator.reenact import INNER_MOUTH, MouthPatch, needs_mouth_fill
+    from generator.synthetic import MEAN_SHAPE
+
+    face = MEAN_SHAPE * 120 + (100, 90)
+    frame = np.full((260, 320, 3), 128, np.uint8)
+    target = [face.copy() for _ in range(7)]
+    target[2] = None  # no face in frame 2
+    closed = face.copy()
+    wide = face.copy()
+    wide[[56, 57, 58, 65, 66, 67], 1] += 18  # the driver's jaw drops in its second frame
+    driver = np.stack([closed, wide, closed])
+    inner = np.array([[5, 20], [18, 10], [30, 8], [42, 10], [55, 20], [42, 30], [30, 32], [18, 30]], np.float64)
+    green = np.zeros((40, 60, 3), np.uint8)
+    green[..., 1] = 220
+    mouths = [None, MouthPatch(green, inner, np.array([120.0, 120.0, 120.0])), None]
+    params = {**BASE, "mouth_fill": "driver", "smoothing": {"kind": "none"}}
+    out, moved = reenact_clip([frame] * 7, target, driver, params, mouths)
+    assert out[2] is frame and moved[2] is None
+    have = [0, 1, 3, 4, 5, 6]
+    for j, i in enumerate(have):  # target frame i takes driver frame j % 3
+        opened = needs_mouth_fill(target[i], moved[i])
+        assert opened == (j % 3 == 1), (i, j)
+        if opened:
+            import cv2
+
+            inside = np.zeros(frame.shape[:2], np.uint8)
+            cv2.fillPoly(inside, [np.round(moved[i][INNER_MOUTH]).astype(np.int32)], 1)
+            px = out[i][cv2.erode(inside, np.ones((3, 3), np.uint8)) > 0].astype(int)
+            assert len(px) > 20 and ((px[:, 1] - px[:, [0, 2]].max(1)) > 60).mean() > 0.8
+    with pytest.raises(ValueError, match="mouth_fill"):
+        reenact_clip([frame] * 7, target, driver, {**params, "mouth_fill": "teeth"})
