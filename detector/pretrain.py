@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from detector.augment import AugmentConfig, augment_crop
+from detector.augment import AugmentConfig, _colour_jitter, augment_crop
 from detector.data import load_crops
 from detector.io import atomic_save_tensors, preprocess_crops
 from detector.registry import create_detector, detector_spec
@@ -65,7 +65,11 @@ class PretrainConfig:
     temperature: float = 0.2
     proj_dim: int = 64
     input_size: int = 128
-    crop_scale: tuple[float, float] = (0.6, 1.0)  # area share of the random crop of each view
+    crop_scale: tuple[float, float] = (0.35, 1.0)  # area share of the random crop of each view
+    # SimCLR's colour distortion: without it two views of a crop match by their colour histograms alone
+    colour_p: float = 0.8  # probability of a strong brightness/contrast/saturation jitter
+    colour_strength: float = 0.4
+    grey_p: float = 0.2  # probability of a greyscale view
     augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(p=0.5))
     max_frames_per_video: int = 32
     seed: int = 0
@@ -80,7 +84,8 @@ class PretrainConfig:
 
 # Settings a checkpoint can only be continued under (steps and minutes may change).
 _RESUME_KEYS = ("arch", "arch_kwargs", "input_size", "batch_size", "temperature", "proj_dim", "seed", "manifest_hash",
-                "max_frames_per_video", "lr", "weight_decay", "crop_scale", "augment")
+                "max_frames_per_video", "lr", "weight_decay", "crop_scale", "augment", "colour_p", "colour_strength",
+                "grey_p")
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,9 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> tuple[tor
 
 
 def random_view(img: np.ndarray, rng: np.random.Generator, cfg: PretrainConfig) -> np.ndarray:
-    """One random view of a (S, S, 3) uint8 crop: a random crop rescaled to S, then the detector's
-    training degradations (mirror, colour, resize, blur, JPEG)."""
+    """One random view of a (S, S, 3) uint8 crop: a random crop rescaled to S, a strong colour jitter
+    and sometimes greyscale (SimCLR's distortions), then the detector's training degradations
+    (mirror, colour, resize, blur, JPEG)."""
     s = img.shape[0]
     area = rng.uniform(*cfg.crop_scale) * s * s
     aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
@@ -131,6 +137,10 @@ def random_view(img: np.ndarray, rng: np.random.Generator, cfg: PretrainConfig) 
     x0 = int(rng.integers(0, s - w + 1))
     y0 = int(rng.integers(0, s - h + 1))
     out = cv2.resize(np.ascontiguousarray(img[y0:y0 + h, x0:x0 + w]), (s, s), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < cfg.colour_p:
+        out = _colour_jitter(out, rng, cfg.colour_strength)
+    if rng.random() < cfg.grey_p:
+        out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     return augment_crop(out, rng, cfg.augment)
 
 
@@ -138,7 +148,8 @@ def _record(arch: str, cfg: PretrainConfig, manifest_hash: str, manifests: Any, 
     run = {"arch": arch, "arch_kwargs": cfg.arch_kwargs, "input_size": cfg.input_size, "batch_size": cfg.batch_size,
            "temperature": cfg.temperature, "proj_dim": cfg.proj_dim, "seed": cfg.seed,
            "max_frames_per_video": cfg.max_frames_per_video, "lr": cfg.lr, "weight_decay": cfg.weight_decay,
-           "crop_scale": cfg.crop_scale, "augment": asdict(cfg.augment),
+           "crop_scale": cfg.crop_scale, "augment": asdict(cfg.augment), "colour_p": cfg.colour_p,
+           "colour_strength": cfg.colour_strength, "grey_p": cfg.grey_p,
            "manifest_hash": manifest_hash, "manifests": [{"dir": d, "sha256": h} for d, h in manifests],
            "real_crops": n_crops, "config": asdict(cfg), "code": code_version()}
     return json.loads(json.dumps(run))
