@@ -77,16 +77,6 @@ def tighten(img: np.ndarray, rng: np.random.Generator, box: dict[str, tuple[floa
     return cv2.copyMakeBorder(img[y0:y1, x0:x1], y0, s - y1, x0, s - x1, cv2.BORDER_REFLECT_101)
 
 
-def frame_logits(det, crops: np.ndarray) -> np.ndarray:  # noqa: ANN001 - a LoadedDetector
-    import torch
-
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(crops), 256):
-            out.append(det.model(det.preprocess(crops[i:i + 256])).float().cpu().numpy())
-    return np.concatenate(out)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--testset", type=Path, required=True, help="a test set whose test split is scored")
@@ -108,8 +98,8 @@ def main() -> None:
         test = load_crops([args.testset], det.crop_size).splits["test"]
         rng = np.random.default_rng(args.seed)
         tight = np.stack([tighten(im, rng, box) for im in test.images])
-        plain_auc = roc_auc(test.labels, frame_logits(det, test.images))
-        tight_auc = roc_auc(test.labels, frame_logits(det, tight))
+        plain_auc = roc_auc(test.labels, det.predict_logits_and_distance(test.images)[0])  # raw: no familiarity shrink
+        tight_auc = roc_auc(test.labels, det.predict_logits_and_distance(tight)[0])
         print(f"{name}: test frame AUC {plain_auc:.3f} as stored, {tight_auc:.3f} as tight crops padded by "
               f"reflection ({len(test.labels)} crops)")
     if cross is not None:

@@ -49,7 +49,7 @@ def _augment(
     if flipped:
         out = out[:, ::-1]
     if rng.random() < cfg.p:
-        out = _colour_jitter(out, rng, cfg.jitter)
+        out = colour_jitter(out, rng, cfg.jitter)
     if rng.random() < cfg.p:
         h, w = out.shape[:2]
         f = rng.uniform(*cfg.resize_factor)
@@ -88,7 +88,7 @@ def defocus_background(img: np.ndarray, hull: np.ndarray, rng: np.random.Generat
     return np.clip(keep * img + (1.0 - keep) * blurred + 0.5, 0, 255).astype(np.uint8)
 
 
-def _colour_jitter(img: np.ndarray, rng: np.random.Generator, amp: float) -> np.ndarray:
+def colour_jitter(img: np.ndarray, rng: np.random.Generator, amp: float) -> np.ndarray:
     x = img.astype(np.float32)
     grey = x.mean(axis=2, keepdims=True)
     x = grey + (x - grey) * rng.uniform(1 - amp, 1 + amp)  # saturation

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from detector.augment import AugmentConfig, _colour_jitter, augment_crop
+from detector.augment import AugmentConfig, augment_crop, colour_jitter
 from detector.data import load_crops
 from detector.io import atomic_save_tensors, preprocess_crops
 from detector.registry import create_detector, detector_spec
@@ -82,10 +82,9 @@ class PretrainConfig:
     device: str = "auto"
 
 
-# Settings a checkpoint can only be continued under (steps and minutes may change).
-_RESUME_KEYS = ("arch", "arch_kwargs", "input_size", "batch_size", "temperature", "proj_dim", "seed", "manifest_hash",
-                "max_frames_per_video", "lr", "weight_decay", "crop_scale", "augment", "colour_p", "colour_strength",
-                "grey_p")
+# Settings a checkpoint can only be continued under (steps and minutes may change): PretrainConfig fields.
+_RESUME_KEYS = ("arch_kwargs", "input_size", "batch_size", "temperature", "proj_dim", "seed", "max_frames_per_video",
+                "lr", "weight_decay", "crop_scale", "augment", "colour_p", "colour_strength", "grey_p")
 
 
 @dataclass(frozen=True)
@@ -138,21 +137,22 @@ def random_view(img: np.ndarray, rng: np.random.Generator, cfg: PretrainConfig) 
     y0 = int(rng.integers(0, s - h + 1))
     out = cv2.resize(np.ascontiguousarray(img[y0:y0 + h, x0:x0 + w]), (s, s), interpolation=cv2.INTER_LINEAR)
     if rng.random() < cfg.colour_p:
-        out = _colour_jitter(out, rng, cfg.colour_strength)
+        out = colour_jitter(out, rng, cfg.colour_strength)
     if rng.random() < cfg.grey_p:
         out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     return augment_crop(out, rng, cfg.augment)
 
 
 def _record(arch: str, cfg: PretrainConfig, manifest_hash: str, manifests: Any, n_crops: int) -> dict[str, Any]:
-    run = {"arch": arch, "arch_kwargs": cfg.arch_kwargs, "input_size": cfg.input_size, "batch_size": cfg.batch_size,
-           "temperature": cfg.temperature, "proj_dim": cfg.proj_dim, "seed": cfg.seed,
-           "max_frames_per_video": cfg.max_frames_per_video, "lr": cfg.lr, "weight_decay": cfg.weight_decay,
-           "crop_scale": cfg.crop_scale, "augment": asdict(cfg.augment), "colour_p": cfg.colour_p,
-           "colour_strength": cfg.colour_strength, "grey_p": cfg.grey_p,
-           "manifest_hash": manifest_hash, "manifests": [{"dir": d, "sha256": h} for d, h in manifests],
+    run = {"arch": arch, "manifest_hash": manifest_hash, "manifests": [{"dir": d, "sha256": h} for d, h in manifests],
            "real_crops": n_crops, "config": asdict(cfg), "code": code_version()}
     return json.loads(json.dumps(run))
+
+
+def _changed(prev: dict[str, Any], run: dict[str, Any]) -> list[str]:
+    """Settings of ``run`` that differ from the checkpointed run's record ``prev``."""
+    changed = [k for k in ("arch", "manifest_hash") if prev.get(k) != run[k]]
+    return changed + [k for k in _RESUME_KEYS if prev.get("config", {}).get(k) != run["config"][k]]
 
 
 def pretrain(testset_dirs: list[Path], arch: str, out_dir: Path, cfg: PretrainConfig | None = None) -> PretrainResult:
@@ -204,7 +204,7 @@ def pretrain(testset_dirs: list[Path], arch: str, out_dir: Path, cfg: PretrainCo
         if not cfg.resume:
             raise ValueError(f"{out_dir} already holds a pretraining run; pass --resume to continue it or pick a new --out")
         prev = loaded.meta.get("record", {})
-        changed = [k for k in _RESUME_KEYS if prev.get(k) != run[k]]
+        changed = _changed(prev, run)
         if changed:
             raise ValueError(f"cannot resume {out_dir}: {', '.join(changed)} differ from the checkpointed run; use a new --out")
         load_module("features", features, loaded.tensors)
@@ -220,13 +220,11 @@ def pretrain(testset_dirs: list[Path], arch: str, out_dir: Path, cfg: PretrainCo
 
     def save(finished: bool) -> None:
         opt_tensors, opt_meta = optimizer_to_flat("optimizer", opt)
-        tensors = {**module_tensors("features", features), **module_tensors("projector", projector), **opt_tensors}
+        weights = {**module_tensors("features", features), **module_tensors("projector", projector)}
         meta = {"rng": {"numpy": numpy_rng_state(rng), "torch": torch_rng_state()}, "optimizer": opt_meta,
                 "history": history, "pending": {"loss": losses, "acc": accs}, "record": run}
-        save_checkpoint(out_dir, step, tensors, meta)
-        atomic_save_tensors(out_dir / WEIGHTS_FILE, {**module_tensors("features", features),
-                                                     **module_tensors("projector", projector)},
-                            metadata={"arch": arch, "step": str(step)})
+        save_checkpoint(out_dir, step, {**weights, **opt_tensors}, meta)
+        atomic_save_tensors(out_dir / WEIGHTS_FILE, weights, metadata={"arch": arch, "step": str(step)})
         write_json_atomic(out_dir / RECORD_FILE, {**run, "step": step, "finished": finished,
                                                   "last": history[-1] if history else None})
         buf = io.StringIO()
@@ -235,7 +233,7 @@ def pretrain(testset_dirs: list[Path], arch: str, out_dir: Path, cfg: PretrainCo
         w.writerows(history)
         write_bytes_atomic(out_dir / LOSS_FILE, buf.getvalue().encode())
 
-    norm = (detector_spec(arch).mean, detector_spec(arch).std)
+    norm = (spec.mean, spec.std)
     t0 = last_ckpt = time.monotonic()
     before = float(history[-1]["seconds"]) if history else 0.0  # training seconds of earlier sessions
     bar = tqdm(total=cfg.steps, initial=step, desc=f"pretrain {arch}", disable=not cfg.progress)
@@ -287,8 +285,9 @@ def init_features(model: nn.Module, init_dir: str | Path, arch: str, arch_kwargs
     if not weights.is_file() or not record.is_file():
         raise ValueError(f"{d}: not a `fakescope detector pretrain` output (needs {WEIGHTS_FILE} and {RECORD_FILE})")
     rec = json.loads(record.read_text(encoding="utf-8"))
-    if rec.get("arch") != arch or (rec.get("arch_kwargs") or {}) != json.loads(json.dumps(arch_kwargs)):
-        raise ValueError(f"{d} pretrained {rec.get('arch')} {rec.get('arch_kwargs') or ''}; this run trains {arch} "
+    kwargs = rec.get("config", {}).get("arch_kwargs") or {}
+    if rec.get("arch") != arch or kwargs != json.loads(json.dumps(arch_kwargs)):
+        raise ValueError(f"{d} pretrained {rec.get('arch')} {kwargs or ''}; this run trains {arch} "
                          f"{arch_kwargs or ''}: pretrain the same architecture, or pass --init none (the init may "
                          "come from the --config recipe)")
     try:

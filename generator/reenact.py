@@ -380,13 +380,13 @@ def reenact_clip(frames: Sequence[np.ndarray], landmarks: Sequence[np.ndarray | 
                              np.asarray(driver, np.float64)[have] if len(driver) >= len(frames) else driver, params)
     mouth_source = None
     k = params.get("mouth_frame")
-    if params.get("mouth_fill") == "own_frame" and k is not None and landmarks[int(k)] is not None:
+    if fill == "own_frame" and k is not None and landmarks[int(k)] is not None:
         mouth_source = (frames[int(k)], np.asarray(landmarks[int(k)], np.float64))
     out_frames, out_lms = list(frames), list(landmarks)
     whole = len(driver) >= len(frames)  # driver frame i drives target frame i; else the driver loops
     for j, i in enumerate(have):
         d = i if whole else j % len(driver)
-        lent = driver_mouths[d] if params.get("mouth_fill") == "driver" and d < len(driver_mouths) else None
+        lent = driver_mouths[d] if fill == "driver" and d < len(driver_mouths) else None
         out_frames[i] = reenact_frame(frames[i], np.asarray(landmarks[i], np.float64), moved[j], params, mouth_source,
                                       lent)
         out_lms[i] = moved[j].astype(np.float32)
