@@ -22,6 +22,12 @@ class _SqueezeLogit(nn.Module):
         super().__init__()
         self.net = net
 
+    @property
+    def features(self) -> nn.Module:
+        """The convolutional trunk, so `detector pretrain` and `detector train --init` can reach it as
+        they reach Meso-4's (a property, not a second registration: state-dict keys stay ``net.*``)."""
+        return self.net.features
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)
 

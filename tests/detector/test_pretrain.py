@@ -69,6 +69,19 @@ def test_pretraining_writes_features_that_init_loads(tiny_testset: Path, tmp_pat
         init_features(create_detector("meso4"), out, "meso4", {})
 
 
+def test_a_torchvision_backbone_pretrains_and_inits_its_trunk(tiny_testset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pre_mobile"
+    pretrain([tiny_testset], "mobilenet_v3_small", out, replace(CFG, steps=2, input_size=64))
+    saved = load_file(str(out / WEIGHTS_FILE))
+    fresh = create_detector("mobilenet_v3_small")
+    head_before = {k: v.clone() for k, v in fresh.state_dict().items() if k.startswith("net.classifier.")}
+    init_features(fresh, out, "mobilenet_v3_small", {})
+    after = fresh.state_dict()
+    trunk = [k for k in after if k.startswith("net.features.")]
+    assert trunk and all(torch.equal(after[k], saved[k.removeprefix("net.")]) for k in trunk)
+    assert head_before and all(torch.equal(after[k], v) for k, v in head_before.items())
+
+
 def test_an_interrupted_pretraining_resumes_to_the_same_weights(tiny_testset: Path, tmp_path: Path) -> None:
     pretrain([tiny_testset], "meso4_contrast", tmp_path / "whole", CFG)
     half = tmp_path / "half"

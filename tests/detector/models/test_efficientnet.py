@@ -18,3 +18,12 @@ def test_built_from_scratch_with_one_logit():
     # random init (no pretrained weights): two seeds give different nets
     wa, wb = (next(m.parameters()) for m in (a, b))
     assert not torch.equal(wa, wb)
+
+
+def test_the_trunk_is_reachable_as_features_without_new_state_keys():
+    net = mobilenet_v3_small().eval()
+    assert all(k.startswith("net.") for k in net.state_dict())
+    x = torch.randn(1, 3, 96, 96)
+    fmap = net.features(x)
+    assert fmap.ndim == 4 and fmap.shape[1] == 576
+    assert next(net.features.parameters()) is next(net.net.features.parameters())
