@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 
 from detector.data import load_crops
-from detector.evaluate import predict_split, split_metrics
+from detector.evaluate import loaded_split_metrics
 from detector.io import load_model
 
 
@@ -36,8 +36,7 @@ def main() -> None:
             print(f"{name}: reads a face-mask plane; this script scores crops alone, skipped")
             continue
         split = load_crops([args.testset], det.input_size, 32, (), not args.no_fusion_holdout).splits[args.split]
-        logits = predict_split(det.model, split, (det.config["mean"], det.config["std"]), det.input_size)
-        m = split_metrics(split, logits, det.calibrator, det.top_frac)
+        m = loaded_split_metrics(det, split)
         per = ", ".join(f"{k} {v:.3f}" for k, v in m["per_method_video_auc"].items() if v is not None)
         print(f"{name} on {args.testset.name} {args.split} ({m['n_videos']} videos): video AUC {m['video_auc']:.3f}, "
               f"frame AUC {m['frame_auc']:.3f}; per method: {per}")

@@ -8,8 +8,8 @@ cross-dataset sets may only be reported, never optimised on. That is sound only 
 criterion ranks recipes the way the cross-dataset sets do. This scores every trained run on one
 test set's validation and test splits (the same crops for all, so runs trained on other test sets
 are put on equal footing), reads each run's DFDC figure (its crossdataset.json, written by
-`detector train --cross`) and its talking_heads video AUC (scores.csv of `fakescope audit
---detectors-only` runs whose detector column is named like the run folder), and prints the Spearman
+`detector train --cross`) and its talking_heads video AUC (the metrics.json of `fakescope audit
+--detectors-only` runs whose detector is named like the run folder), and prints the Spearman
 rank correlation of each criterion with each transfer figure across runs, with a two-sided
 permutation p-value. The criteria: pooled validation video AUC (the default `--select auc`), the
 weakest fake method's validation video AUC (`--select worst_method`), and the test split's video
@@ -20,16 +20,14 @@ each method's AUC is against all reals, so the pooled AUC is their mean weighted
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
-from sklearn.metrics import roc_auc_score
 
-from detector.data import load_crops
-from detector.evaluate import predict_split, split_metrics
+from detector.data import CropData, load_crops
+from detector.evaluate import loaded_split_metrics
 from detector.io import load_model
 
 CRITERIA = ("val_video_auc", "val_worst_method", "test_video_auc")
@@ -37,17 +35,13 @@ TRANSFER = ("dfdc_frame_auc", "talking_heads_video_auc")
 
 
 def talking_heads_aucs(audit_dirs: list[Path]) -> dict[str, float]:
-    """Video AUC per detector column of each audit's scores.csv (rows with a score only)."""
+    """Each audited detector's video AUC, as the audit's metrics.json gives it."""
     out: dict[str, float] = {}
     for d in audit_dirs:
-        with (d / "scores.csv").open(newline="") as f:
-            rows = list(csv.DictReader(f))
-        for col in rows[0] if rows else []:
-            if not (col.startswith("detector:") and col.endswith(":score")):
-                continue
-            scored = [(r["label"] == "fake", float(r[col])) for r in rows if r[col]]
-            y, s = zip(*scored, strict=True)
-            out[col.split(":")[1]] = float(roc_auc_score(y, s))
+        for name, m in json.loads((d / "metrics.json").read_text())["scorers"].items():
+            if name.startswith("detector:") and m["video"]["auc"] is not None:
+                # rounded so equal AUCs (multiples of 1/(2 n_real n_fake)) tie exactly in the ranks
+                out[name.split(":", 1)[1]] = round(float(m["video"]["auc"]), 9)
     return out
 
 
@@ -74,7 +68,7 @@ def main() -> None:
     args = ap.parse_args()
 
     th = talking_heads_aucs(args.audit)
-    crops: dict[int, object] = {}
+    crops: dict[int, CropData] = {}
     rows: list[dict[str, float | str | None]] = []
     for run in args.run:
         det = load_model(run)
@@ -86,9 +80,7 @@ def main() -> None:
         data = crops[det.input_size]
         row: dict[str, float | str | None] = {"run": run.name}
         for split_name in ("val", "test"):
-            split = data.splits[split_name]  # type: ignore[attr-defined]
-            logits = predict_split(det.model, split, (det.config["mean"], det.config["std"]), det.input_size)
-            m = split_metrics(split, logits, det.calibrator, det.top_frac)
+            m = loaded_split_metrics(det, data.splits[split_name])
             row[f"{split_name}_video_auc"] = m["video_auc"]
             if split_name == "val":
                 row["val_worst_method"] = min(v for v in m["per_method_video_auc"].values() if v is not None)

@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from detector.aggregate import aggregate_video
 from detector.calibration import Calibrator, brier_score, sigmoid
 from detector.data import CropSplit
-from detector.io import preprocess_crops
+from detector.io import LoadedDetector, preprocess_crops
 
 
 def auc_or_none(y: np.ndarray, s: np.ndarray) -> float | None:
@@ -95,3 +95,10 @@ def split_metrics(
         y = np.r_[np.zeros(reals.sum()), np.ones(fakes.sum())]
         m["per_method_video_auc"][meth] = auc_or_none(y, np.r_[z_video[reals], z_video[fakes]])
     return m
+
+
+def loaded_split_metrics(det: LoadedDetector, split: CropSplit) -> dict[str, Any]:
+    """``split_metrics`` of a saved detector on another test set's split, with the normalisation,
+    calibration and aggregation it was saved with, so its figures compare with its own run.json's."""
+    logits = predict_split(det.model, split, (det.config["mean"], det.config["std"]), det.input_size)
+    return split_metrics(split, logits, det.calibrator, det.top_frac)
