@@ -85,3 +85,15 @@ def test_init_none_on_the_command_line_drops_a_recipes_pretrained_features(tmp_p
     assert resolve_recipe(parser.parse_args(base))[1].init == "models/ssl"
     assert resolve_recipe(parser.parse_args([*base, "--init", "none"]))[1].init is None
     assert resolve_recipe(parser.parse_args([*base, "--init", "other"]))[1].init == "other"
+
+
+def test_lr_on_the_command_line_overrides_the_recipes(tmp_path: Path) -> None:
+    from fakescope.cli import build_parser
+    from fakescope.cli.detector import resolve_recipe
+
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps(recipe_json("meso4_contrast", TrainConfig(lr=2e-3))))
+    base = ["detector", "train", "--data", "ts", "--out", "o", "--config", str(recipe)]
+    parser = build_parser()
+    assert resolve_recipe(parser.parse_args(base))[1].lr == 2e-3
+    assert resolve_recipe(parser.parse_args([*base, "--lr", "1e-4"]))[1].lr == 1e-4
