@@ -283,7 +283,7 @@ def _seam_loss(seam_logits: torch.Tensor, alpha: np.ndarray, known: np.ndarray) 
     return F.binary_cross_entropy_with_logits(seam_logits[torch.from_numpy(idx).to(seam_logits.device)], target)
 
 
-def _check_data(data: CropData, spec: DetectorSpec) -> None:
+def _check_data(data: CropData, spec: DetectorSpec, sbi_fraction: float = 0.0) -> None:
     if spec.needs_mask:
         lacking = [n for n, s in data.splits.items() if len(s) and s.masks is None]
         if lacking:
@@ -293,6 +293,12 @@ def _check_data(data: CropData, spec: DetectorSpec) -> None:
             )
     for name in ("train", "val"):
         s = data.splits[name]
+        if name == "train" and sbi_fraction == 1.0:
+            # self-blends only (the SBI recipe): every fake is made online from a real crop, so the
+            # train split needs reals and no fakes; fake methods may all be excluded
+            if not (s.video_labels == 0).any():
+                raise ValueError("--sbi 1.0 trains on self-blends of real crops, and the train split has none")
+            continue
         if len(np.unique(s.video_labels)) < 2:
             raise ValueError(
                 f"the {name} split needs both real and fake videos with crops (has {len(s.video_labels)} "
@@ -362,7 +368,7 @@ def train_detector(
     out_dir = Path(out_dir)
     dirs = [Path(d) for d in testset_dirs]
     data = load_crops(dirs, cfg.input_size, cfg.max_frames_per_video, cfg.exclude_methods, cfg.fusion_holdout)
-    _check_data(data, spec)
+    _check_data(data, spec, cfg.sbi_fraction)
     run = _run_record(arch, cfg, data)
     run["world_size"] = dist.world_size  # informative only: a resume may use another number of processes
 

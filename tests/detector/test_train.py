@@ -306,3 +306,22 @@ def test_worst_method_selection_prefers_the_epoch_that_catches_every_family(smal
 def test_unknown_selection_criterion_is_refused(small_set, tmp_path):
     with pytest.raises(ValueError, match="worst_method"):
         train_detector([small_set], "meso4", tmp_path / "run", replace(FAST, select="dfdc"))
+
+
+def test_self_blends_alone_need_no_fake_in_the_train_split(small_set, tmp_path):
+    import csv
+
+    root = with_face_masks(small_set)
+    path = root / "manifest.csv"
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    with path.open("w", newline="") as f:  # the train split keeps only its reals
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(r for r in rows if not (r["split"] == "train" and r["label"] == "fake"))
+    with pytest.raises(ValueError, match="train split needs both"):
+        train_detector([root], "meso4", tmp_path / "half", replace(FAST, sbi_fraction=0.5))
+    r = train_detector([root], "meso4", tmp_path / "sbi", replace(FAST, sbi_fraction=1.0, epochs=1))
+    run = json.loads((tmp_path / "sbi" / "run.json").read_text())
+    assert run["counts"]["train"]["fake_videos"] == 0 and r is not None
+    assert (tmp_path / "sbi" / "model.safetensors").is_file()
