@@ -70,8 +70,12 @@ class Residual(nn.Module):
         self.aff2 = Affine(cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.aff2(self.conv2(F.relu(self.aff1(self.conv1(x)))))
-        skip = F.avg_pool2d(x, 2, 2) if self.down else x
+        h, w = x.shape[2:]
+        # Below about 80 px input the last downsampling block sees fewer pixels than its unpadded
+        # 3x3 kernel; zero-pad at the end, as dlib pads unequal sums. Never triggers at 150 px.
+        z = F.pad(x, (0, max(0, 3 - w), 0, max(0, 3 - h))) if self.down and min(h, w) < 3 else x
+        y = self.aff2(self.conv2(F.relu(self.aff1(self.conv1(z)))))
+        skip = F.avg_pool2d(z, 2, 2) if self.down else x
         return F.relu(_add_padded(y, skip))
 
 
@@ -94,7 +98,7 @@ class DlibResNet(nn.Module):
         self.features = dlib_trunk()
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(256, 1))
         # dlib's fc_no_bias<128>: kept so an imported trunk can be checked against dlib itself.
-        self.embedding = nn.Linear(256, 128, bias=False)
+        self.embedding = nn.Linear(256, 128, bias=False).requires_grad_(False)  # never trained here
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).mean(dim=(2, 3))).squeeze(1)
