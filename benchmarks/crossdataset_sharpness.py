@@ -22,7 +22,6 @@ of fake videos whose face and whose surroundings are blurrier than their own ori
 from __future__ import annotations
 
 import argparse
-import csv
 from collections import defaultdict
 from pathlib import Path
 
@@ -30,8 +29,8 @@ import cv2
 import numpy as np
 
 from detector.crosseval import MARGIN, PAD
-from fakescope.core.faces import alignment_matrix, hull_mask, landmarks_padded
-from fakescope.core.manifest import manifest_path
+from fakescope.core.faces import align_face, landmarks_padded
+from fakescope.core.manifest import manifest_path, read_manifest
 from fakescope.core.metrics import roc_auc
 
 SIZE = 160
@@ -58,9 +57,8 @@ def manifest_sharpness(manifest: Path) -> list[tuple[int, str, str, float, float
     from tqdm import tqdm
 
     base = manifest.resolve().parent
-    rows = list(csv.DictReader(manifest.open(newline="")))
     out = []
-    for r in tqdm(rows, desc="landmarking", unit="image", mininterval=5):
+    for r in tqdm(read_manifest(manifest), desc="landmarking", unit="image", mininterval=5):
         img = cv2.imread(str(base / r["path"]), cv2.IMREAD_COLOR)
         found = landmarks_padded(img, PAD) if img is not None else None
         if found is None:
@@ -70,11 +68,9 @@ def manifest_sharpness(manifest: Path) -> list[tuple[int, str, str, float, float
         py, px = round(h * PAD), round(w * PAD)
         own = np.zeros(padded.shape[:2], np.uint8)
         own[py:py + h, px:px + w] = 1
-        m = alignment_matrix(lm, SIZE, MARGIN)
-        crop = cv2.warpAffine(padded, m, (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
-        own_a = cv2.warpAffine(own, m, (SIZE, SIZE), flags=cv2.INTER_NEAREST, borderValue=0)
-        hull = hull_mask(np.asarray(lm, np.float64) @ m[:, :2].T + m[:, 2], (SIZE, SIZE))
-        s = face_and_surroundings(crop, hull, own_a)
+        a = align_face(padded, lm, size=SIZE, margin=MARGIN)  # as `detector eval` aligns it
+        own_a = cv2.warpAffine(own, a.matrix, (SIZE, SIZE), flags=cv2.INTER_NEAREST, borderValue=0)
+        s = face_and_surroundings(a.image, a.mask, own_a)
         if s is not None:
             out.append((int(r["label"] == "fake"), r.get("video", r["path"]), r.get("original", ""), *s))
     return out
@@ -82,7 +78,7 @@ def manifest_sharpness(manifest: Path) -> list[tuple[int, str, str, float, float
 
 def testset_sharpness(testset: Path) -> list[tuple[int, str, float, float]]:
     """(label, method, face, surroundings) for every stored test-split crop of a test set."""
-    rows = [r for r in csv.DictReader((testset / "manifest.csv").open(newline="")) if r["split"] == "test"]
+    rows = [r for r in read_manifest(testset) if r["split"] == "test"]
     out = []
     for r in rows:
         with np.load(testset / r["crops"], allow_pickle=False) as z:

