@@ -23,7 +23,7 @@ from typing import Any, Literal
 import torch
 
 from fakescope.core.atomicio import write_json_atomic, write_png_atomic, write_text_atomic
-from fakescope.core.checkpoint import load_checkpoint, save_checkpoint
+from fakescope.core.checkpoint import load_checkpoint, load_checkpoint_meta, save_checkpoint
 from fakescope.core.version import code_version
 from generator.faceset import FaceSet, build_faceset
 from generator.losses import GanKind
@@ -133,6 +133,10 @@ def train_facesets(
     ckpt = load_checkpoint(run_dir)
     if ckpt is not None and not resume:
         raise ValueError(f"{run_dir} already holds a trained run (step {ckpt.step}); pass --resume to continue it or choose a new --out")
+    if ckpt is not None and options.gan_start_step is None:
+        # No start given: the run's own, not the preset's. Otherwise a GAN run started early
+        # (--gan-start) would lose its discriminator until the preset's later start, silently.
+        options = replace(options, gan_start_step=TrainOptions.from_json(ckpt.meta["options"]).gan_start_step)
     trainer = SwapTrainer(preset, facesets, options)
     data = data_manifest(facesets)
     train_seconds = 0.0
@@ -257,20 +261,39 @@ def train_facesets(
     )
 
 
+def resume_defaults(
+    run_dir: Path | None, preset: str | Preset | None, gan: bool | None, gan_start_step: int | None,
+    feature_matching: float | None,
+) -> tuple[str | Preset, bool, float]:
+    """Preset, GAN switch and feature-matching weight for :func:`train_swap`: each one given wins;
+    one left as None is the checkpoint's of ``run_dir`` (a resumed run), else the new-run default
+    (quick preset, GAN on, no feature matching). A start step given for a run trained without the
+    GAN switches it on."""
+    meta = None if run_dir is None else load_checkpoint_meta(run_dir)
+    recorded = None if meta is None else TrainOptions.from_json(meta["options"])
+    if preset is None:
+        preset = "quick" if meta is None else str(meta["preset"]["name"])
+    if gan is None:
+        gan = True if recorded is None or gan_start_step is not None else recorded.gan
+    if feature_matching is None:
+        feature_matching = 0.0 if recorded is None else recorded.feature_matching
+    return preset, gan, feature_matching
+
+
 def train_swap(
     identities: dict[str, Path],
     out_dir: Path,
-    preset: str | Preset = "quick",
+    preset: str | Preset | None = None,
     minutes: float | None = None,
     resume: bool = False,
     progress: bool = True,
     *,
     max_steps: int | None = None,
     seed: int = 0,
-    gan: bool = True,
+    gan: bool | None = None,
     gan_loss: GanKind = "lsgan",
     gan_start_step: int | None = None,
-    feature_matching: float = 0.0,
+    feature_matching: float | None = None,
     precision: str = "auto",
     frame_stride: int = 1,
     max_faces: int = 5000,
@@ -280,14 +303,20 @@ def train_swap(
 ) -> TrainResult:
     """Train a face-swap model on ``identities`` (name -> video file or folder) into ``out_dir``.
 
-    With ``resume=True`` and no identities given, the identities recorded in the run are used.
+    With ``resume=True`` the run continues as it was trained: what is left as None (identities,
+    preset, the GAN switch, its start step, feature matching) is taken from the run's checkpoint,
+    so resuming an interrupted run needs no flags but ``--resume``. Giving ``gan_start_step`` to a
+    run trained without the GAN switches it on. A new run defaults to the quick preset, the GAN on
+    at the preset's step and no feature matching.
     """
+    out_dir = Path(out_dir)
+    preset, gan, feature_matching = resume_defaults(out_dir if resume else None, preset, gan, gan_start_step,
+                                                    feature_matching)
     if feature_matching < 0:
         raise ValueError(f"--feature-matching must be >= 0 (a loss weight), got {feature_matching}")
     if feature_matching > 0 and not gan:
         raise ValueError("--feature-matching works through the discriminator: drop --no-gan (and set --gan-start)")
-    out_dir = Path(out_dir)
-    p = get_preset(preset) if isinstance(preset, str) else preset
+    p = preset if isinstance(preset, Preset) else get_preset(preset)
     if resume and not identities and (out_dir / RUN_FILE).exists():
         import json
 

@@ -28,7 +28,7 @@ def cmd_swap_train(args: argparse.Namespace) -> int:
 
     result = train_swap(_identities(args.identity or []), output_dir(args.out, "--out"), args.preset, minutes=args.minutes,
                         resume=args.resume, progress=not args.quiet, max_steps=args.steps, seed=args.seed,
-                        gan=not args.no_gan, gan_start_step=args.gan_start,
+                        gan=False if args.no_gan else None, gan_start_step=args.gan_start,
                         feature_matching=args.feature_matching)
     print(result)
     return 0
@@ -63,18 +63,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     st = swap.add_parser("train", help="train a face-swap model on two or more identities")
     st.add_argument("--identity", action="append", metavar="NAME=VIDEO_OR_DIR")
     st.add_argument("--out", required=True, metavar="RUN_DIR")
-    st.add_argument("--preset", choices=["quick", "standard"], default="quick")
+    st.add_argument("--preset", choices=["quick", "standard"], default=None,
+                    help="model size (default: quick; with --resume, the run's own)")
     st.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")
     st.add_argument("--steps", type=int, default=None, help="stop after this many iterations")
     st.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     st.add_argument("--no-gan", action="store_true", help="train without the discriminator")
     st.add_argument("--gan-start", type=int, default=None, metavar="STEP",
-                    help="step at which the discriminator joins (default: the preset's); with --resume this "
-                         "may switch the GAN on for a run trained without it")
-    st.add_argument("--feature-matching", type=float, default=0.0, metavar="WEIGHT",
+                    help="step at which the discriminator joins (default: the preset's; with --resume, the "
+                         "run's own); with --resume this may switch the GAN on for a run trained without it")
+    st.add_argument("--feature-matching", type=float, default=None, metavar="WEIGHT",
                     help="with the GAN: also match the discriminator's activations of each fake to those of "
                          "its real crop (pix2pixHD-style; sharper texture than the adversarial term alone), "
-                         "e.g. 1.0; default 0 (off)")
+                         "e.g. 1.0; default 0 (off; with --resume, the run's own)")
     st.add_argument("--seed", type=int, default=0)
     st.add_argument("--quiet", action="store_true")
     st.set_defaults(func=cmd_swap_train)

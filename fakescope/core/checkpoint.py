@@ -141,12 +141,24 @@ def latest_checkpoint_dir(run_dir: Path) -> Path | None:
     return None
 
 
+def _read_meta(d: Path) -> dict[str, Any]:
+    meta = json.loads((d / "state.json").read_text())
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"checkpoint {d} has format {meta.get('format_version')}, this code reads {FORMAT_VERSION}; retrain")
+    return meta
+
+
+def load_checkpoint_meta(run_dir: Path) -> dict[str, Any] | None:
+    """What the newest complete checkpoint records (step, options, preset...) without reading its
+    tensors, or None when the run has none yet."""
+    d = latest_checkpoint_dir(run_dir)
+    return None if d is None else _read_meta(d)
+
+
 def load_checkpoint(run_dir: Path) -> Checkpoint | None:
     """The newest complete checkpoint of a run, or None when it has none yet."""
     d = latest_checkpoint_dir(run_dir)
     if d is None:
         return None
-    meta = json.loads((d / "state.json").read_text())
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"checkpoint {d} has format {meta.get('format_version')}, this code reads {FORMAT_VERSION}; retrain")
+    meta = _read_meta(d)
     return Checkpoint(path=d, step=int(meta["step"]), meta=meta, tensors=load_file(str(d / "state.safetensors")))

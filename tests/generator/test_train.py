@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from safetensors.torch import load_file
 from fakescope.core.checkpoint import latest_checkpoint_dir
 from generator.faceset import FaceSet
 from generator.models import Preset
-from generator.train import train_facesets
+from generator.train import resume_defaults, train_facesets
 from generator.trainer import SwapTrainer, TrainOptions
 
 
@@ -90,8 +91,6 @@ def test_minutes_is_a_total_budget(tmp_path: Path, tiny_preset: Preset, two_face
 
 
 def test_trainer_rejects_faces_of_the_wrong_size(tiny_preset: Preset, two_facesets: dict[str, FaceSet]) -> None:
-    from dataclasses import replace
-
     with pytest.raises(ValueError, match="px"):
         SwapTrainer(replace(tiny_preset, size=32, dec_channels=(4, 4)), two_facesets)
 
@@ -167,3 +166,42 @@ def test_feature_matching_without_the_gan_is_refused_before_any_work(tmp_path: P
     with pytest.raises(ValueError, match=">= 0"):
         train_swap({}, tmp_path / "run", feature_matching=-1.0, progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_keeps_the_runs_own_gan_start(tmp_path: Path, tiny_preset: Preset, two_facesets: dict[str, FaceSet]) -> None:
+    """A run whose GAN started early (--gan-start) and is resumed without the flag keeps training
+    its discriminator; it must not fall back to the preset's later start."""
+    late = replace(tiny_preset, gan_start_step=100)
+    run = tmp_path / "run"
+    first = train_facesets(two_facesets, run, late, TrainOptions(gan_start_step=1), max_steps=2, progress=False)
+    assert first.losses["d"] > 0
+    again = train_facesets(two_facesets, run, late, TrainOptions(), max_steps=3, resume=True, progress=False)
+    assert again.step == 3 and again.losses["d"] > 0 and again.losses["g_adv"] > 0
+    meta = json.loads((latest_checkpoint_dir(run) / "state.json").read_text())
+    assert meta["options"]["gan_start_step"] == 1
+
+
+def test_resume_defaults_come_from_the_checkpoint(tmp_path: Path, tiny_preset: Preset, two_facesets: dict[str, FaceSet]) -> None:
+    run = tmp_path / "run"
+    train_facesets(two_facesets, run, tiny_preset, TrainOptions(gan=True, gan_start_step=1, feature_matching=0.5),
+                   max_steps=1, progress=False)
+    assert resume_defaults(run, None, None, None, None) == ("tiny", True, 0.5)
+    assert resume_defaults(run, "standard", False, None, 0.0) == ("standard", False, 0.0)  # what is given wins
+    assert resume_defaults(None, None, None, None, None) == ("quick", True, 0.0)  # a new run
+    plain = tmp_path / "plain"
+    train_facesets(two_facesets, plain, tiny_preset, TrainOptions(gan=False), max_steps=1, progress=False)
+    assert resume_defaults(plain, None, None, None, None) == ("tiny", False, 0.0)  # stays without the GAN
+    assert resume_defaults(plain, None, None, 5, None) == ("tiny", True, 0.0)  # a start step switches it on
+
+
+def test_swap_train_resume_without_flags_leaves_the_choices_to_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import generator.train
+    from fakescope.cli import main
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(generator.train, "train_swap", lambda *a, **k: seen.update(preset=a[2], **k) or "done")
+    assert main(["swap", "train", "--out", str(tmp_path / "run"), "--resume", "--minutes", "60"]) == 0
+    assert (seen["preset"], seen["gan"], seen["gan_start_step"], seen["feature_matching"], seen["resume"]) == (
+        None, None, None, None, True)
+    assert main(["swap", "train", "--out", str(tmp_path / "run"), "--resume", "--no-gan"]) == 0
+    assert seen["gan"] is False
