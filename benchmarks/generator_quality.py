@@ -162,8 +162,8 @@ def main() -> None:
         for label, fm in branches:
             start = json.loads((forks[label] / "branch.json").read_text())["gan_start_step"]
             evaluate_run(args, clips, forks[label], after, rows, gan=True, label=label, gan_start=start, feature_matching=fm)
-    print("\n| branch | minutes | steps | direction | nearer target | baseline | dist. to target | dist. to source | expr. error | mouth err | eye err | recon SSIM | sharpness | faces missing |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| branch | minutes | steps | direction | nearer target | baseline | dist. to target | dist. to source | expr. error | mouth err | eye err | recon SSIM | sharpness | vs target's faces | faces missing |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (branch_of(r), r["minutes"], r["direction"])):
         def f(v: float | None, fmt: str = ".3f") -> str:
             return "n/a" if v is None else format(v, fmt)
@@ -171,7 +171,7 @@ def main() -> None:
         print(f"| {branch_of(r)} | {r['minutes']:g} | {r['steps']} | {r['direction']} | {r['fraction_nearer_target']:.0%} | "
               f"{r['baseline_fraction_nearer_target']:.0%} | {f(r['mean_distance_to_target'])} | "
               f"{f(r['mean_distance_to_source'])} | {f(r['expression_error'])} | {f(r['mouth_open_error'])} | "
-              f"{f(r['eye_open_error'])} | {r['recon_ssim']:.3f} | {f(r.get('sharpness_ratio'), '.2f')} | "
+              f"{f(r['eye_open_error'])} | {r['recon_ssim']:.3f} | {f(r.get('sharpness_ratio'), '.2f')} | {f(r.get('sharpness_vs_target_faces'), '.2f')} | "
               f"{r['swapped_faces_missing']} |")
 
 

@@ -7,6 +7,8 @@ Three questions, three measures:
   normalised by the inter-ocular distance, plus eye- and mouth-opening differences.
 - reconstruction: SSIM (inside the face hull) of the source decoder on held-out frames, i.e.
   how much of the identity the model can reproduce at all.
+Fine detail (Laplacian variance in the hull) is measured against the input and against the target
+person's own real faces, so a soft swap can be told apart from a soft training set.
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ class EvalResult:
     # swap / input Laplacian variance inside the face hull (1.0: as sharp as the input); the
     # GAN's whole job is to raise this, which SSIM and identity distance barely register
     sharpness_ratio: float | None = None
+    # The swapped face's detail over that of the target person's own real faces (1.0: the decoder
+    # draws its person as sharp as its training faces are), and the target's faces' detail over
+    # the input's. sharpness_ratio is about their product: a decoder trained on soft footage
+    # cannot make a swap onto sharp footage as sharp as its input, however well it is trained.
+    sharpness_vs_target_faces: float | None = None
+    target_faces_vs_input: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -78,22 +86,43 @@ def _largest(faces: list) -> np.ndarray | None:
     return max(faces, key=lambda f: f.size).landmarks if faces else None
 
 
-_EMBEDDINGS: dict[tuple, np.ndarray] = {}  # reference embeddings per (sources, sizes, mtimes, count)
+# Reference faces per (sources, sizes, mtimes, count, detail px): their embeddings and fine detail
+_REFERENCES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+DETAIL_SIZE = 128  # default px of the aligned face whose Laplacian variance is its "detail"
+
+
+def _references(sources: list[Path], max_faces: int, size: int = DETAIL_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings and detail of up to ``max_faces`` real faces spread evenly over the sources'
+    frames. Cached per process: a benchmark evaluating several checkpoints reuses them."""
+    key = (tuple((str(s), s.stat().st_size, s.stat().st_mtime_ns) for s in sources), max_faces, size)
+    if key not in _REFERENCES:
+        _REFERENCES[key] = _read_references(sources, max_faces, size)
+    return _REFERENCES[key]
 
 
 def identity_embeddings(sources: list[Path], max_faces: int = 40) -> np.ndarray:
-    """Embeddings of up to ``max_faces`` real faces spread evenly over the sources' frames.
-
-    Cached per process: a benchmark evaluating several checkpoints reuses the references.
-    """
-    key = (tuple((str(s), s.stat().st_size, s.stat().st_mtime_ns) for s in sources), max_faces)
-    if key not in _EMBEDDINGS:
-        _EMBEDDINGS[key] = _identity_embeddings(sources, max_faces)
-    return _EMBEDDINGS[key]
+    """dlib embeddings of up to ``max_faces`` real faces of one person (see :func:`_references`)."""
+    return _references(sources, max_faces)[0]
 
 
-def _identity_embeddings(sources: list[Path], max_faces: int) -> np.ndarray:
+def identity_detail(sources: list[Path], max_faces: int = 40, size: int = DETAIL_SIZE) -> float:
+    """Median fine detail (Laplacian variance in the hull, at ``size`` px) of one person's real
+    faces: the most a decoder trained on them can be expected to draw."""
+    return float(np.median(_references(sources, max_faces, size)[1]))
+
+
+def face_detail(frame: np.ndarray, landmarks: np.ndarray, size: int = DETAIL_SIZE,
+                hull_of: np.ndarray | None = None) -> float:
+    """Laplacian variance of the face aligned on ``landmarks``, inside the hull of the face
+    aligned on ``hull_of`` (default: the same frame), at ``size`` px."""
+    crop = align_face(frame, landmarks, size)
+    inside = (crop if hull_of is None else align_face(hull_of, landmarks, size)).mask > 0.5
+    return laplacian_variance(crop.image, inside)
+
+
+def _read_references(sources: list[Path], max_faces: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     embs: list[np.ndarray] = []
+    detail: list[float] = []
     per_source = max(1, max_faces // max(len(sources), 1))
     for src in sources:
         if src.suffix.lower() in IMAGE_SUFFIXES:
@@ -101,6 +130,7 @@ def _identity_embeddings(sources: list[Path], max_faces: int) -> np.ndarray:
             found = detect_landmarks_image(img) if img is not None else []
             if found:
                 embs.append(face_descriptor(img, found[0]))
+                detail.append(face_detail(img, found[0], size))
             continue
         info = probe(src)
         stride = max(1, info.frames // per_source)
@@ -109,12 +139,13 @@ def _identity_embeddings(sources: list[Path], max_faces: int) -> np.ndarray:
             lm = _largest(faces)
             if lm is not None and index % stride == 0:
                 embs.append(face_descriptor(frame, lm))
+                detail.append(face_detail(frame, lm, size))
                 taken += 1
                 if taken >= per_source:
                     break
     if not embs:
         raise ValueError(f"no faces found in {', '.join(map(str, sources))} to build an identity reference")
-    return np.stack(embs)
+    return np.stack(embs), np.asarray(detail, np.float64)
 
 
 def _sources_of(meta: dict[str, Any], name: str, references: dict[str, Path] | None) -> list[Path]:
@@ -173,12 +204,15 @@ def evaluate_swap(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     c_src = identity_embeddings(_sources_of(meta, source_identity, references), reference_faces).mean(0)
-    c_tgt = identity_embeddings(_sources_of(meta, target_identity, references), reference_faces).mean(0)
+    tgt_sources = _sources_of(meta, target_identity, references)
+    c_tgt = identity_embeddings(tgt_sources, reference_faces).mean(0)
+    tgt_detail = identity_detail(tgt_sources, reference_faces, engine.preset.size)
 
     info_in, info_sw = probe(input_video), probe(swapped_video)
     n_est = min(info_in.frames, info_sw.frames, max_frames or 10**9)
     strip_at = set(np.linspace(0, max(n_est - 1, 0), strip_frames).round().astype(int).tolist())
     d_tgt, d_src, base_near, expr, mouth, eye, sharp = [], [], [], [], [], [], []
+    detail_in, detail_sw = [], []
     crops, hulls, pairs = [], [], []
     missing = 0
     p = engine.preset
@@ -204,7 +238,10 @@ def evaluate_swap(
         if lm_sw is None:
             missing += 1
             continue
-        sharp.append(face_sharpness_ratio(frame_in, frame_sw, lm_in, p.size))
+        d_in, d_sw = face_detail(frame_in, lm_in, p.size), face_detail(frame_sw, lm_in, p.size, hull_of=frame_in)
+        sharp.append(d_sw / d_in if d_in > 0 else 1.0)
+        detail_in.append(d_in)
+        detail_sw.append(d_sw)
         e_sw = face_descriptor(frame_sw, lm_sw)
         d_tgt.append(float(np.linalg.norm(e_sw - c_tgt)))
         d_src.append(float(np.linalg.norm(e_sw - c_src)))
@@ -225,6 +262,8 @@ def evaluate_swap(
         expression_error=_mean(expr), mouth_open_error=_mean(mouth), eye_open_error=_mean(eye),
         recon_ssim=recon, swapped_faces_missing=missing, strip=strip_path, metrics_json=out_dir / "metrics.json",
         sharpness_ratio=_mean(sharp),
+        sharpness_vs_target_faces=float(np.mean(detail_sw)) / tgt_detail if detail_sw and tgt_detail > 0 else None,
+        target_faces_vs_input=tgt_detail / float(np.median(detail_in)) if detail_in and np.median(detail_in) > 0 else None,
     )
     write_json_atomic(result.metrics_json, {
         **result.as_json(), "run_dir": str(run_dir), "step": engine.step, "input": str(input_video),
@@ -234,13 +273,11 @@ def evaluate_swap(
     return result
 
 
-def face_sharpness_ratio(frame_in: np.ndarray, frame_sw: np.ndarray, lm_in: np.ndarray, size: int = 128) -> float:
+def face_sharpness_ratio(frame_in: np.ndarray, frame_sw: np.ndarray, lm_in: np.ndarray, size: int = DETAIL_SIZE) -> float:
     """Laplacian variance of the swapped face over the input's, both aligned on the input's
     landmarks (the swap is pasted where the input face was) and measured inside its hull."""
-    a, b = align_face(frame_in, lm_in, size), align_face(frame_sw, lm_in, size)
-    inside = a.mask > 0.5
-    base = laplacian_variance(a.image, inside)
-    return laplacian_variance(b.image, inside) / base if base > 0 else 1.0
+    base = face_detail(frame_in, lm_in, size)
+    return face_detail(frame_sw, lm_in, size, hull_of=frame_in) / base if base > 0 else 1.0
 
 
 def _mean(values: list[float]) -> float | None:

@@ -67,6 +67,11 @@ def test_evaluating_a_video_against_itself(
     assert r.fraction_nearer_target == r.baseline_fraction_nearer_target
     assert 0.0 <= r.recon_ssim <= 1.0
     assert r.sharpness_ratio == pytest.approx(1.0)  # the same frames are exactly as sharp
+    # The target's references are this clip too: its "swap" is as detailed as the target's faces,
+    # and those as the input; the two factors make up the ratio.
+    assert r.sharpness_vs_target_faces == pytest.approx(1.0, rel=0.25)
+    assert r.target_faces_vs_input == pytest.approx(1.0, rel=0.25)
+    assert r.sharpness_vs_target_faces * r.target_faces_vs_input == pytest.approx(r.sharpness_ratio, rel=0.1)
     strip = cv2.imread(str(r.strip))
     assert strip is not None and strip.shape[0] == 512 and strip.shape[1] > 256
     saved = json.loads(r.metrics_json.read_text())
@@ -88,3 +93,17 @@ def test_a_blurred_swap_measures_less_sharp_than_its_input() -> None:
     mild, strong = (face_sharpness_ratio(frame, cv2.GaussianBlur(frame, (0, 0), s), lm) for s in (0.8, 2.5))
     assert face_sharpness_ratio(frame, frame, lm) == pytest.approx(1.0)
     assert 0.0 < strong < mild < 1.0
+
+
+def test_a_person_filmed_soft_has_less_detail_to_reach(tmp_path: Path) -> None:
+    """A decoder can only draw the detail its training faces have: the reference detail of a
+    blurred copy of the same face is lower, and sharpness_vs_target_faces is measured against it."""
+    from generator.evaluate import face_detail, identity_detail
+
+    _, _, frame, faces = next(FacePipeline().run(CLIP))
+    sharp, soft = tmp_path / "sharp.png", tmp_path / "soft.png"
+    cv2.imwrite(str(sharp), frame)
+    cv2.imwrite(str(soft), cv2.GaussianBlur(frame, (0, 0), 1.5))
+    d_sharp, d_soft = identity_detail([sharp], 1), identity_detail([soft], 1)
+    assert d_sharp == pytest.approx(face_detail(frame, faces[0].landmarks), rel=0.05)
+    assert 0.0 < d_soft < 0.5 * d_sharp
