@@ -25,10 +25,13 @@ class AugmentConfig:
     defocus: float = 0.0  # probability of blurring what lies beyond the face (needs the face hull)
     defocus_sigma: tuple[float, float] = (1.0, 4.0)  # Gaussian sigma in crop pixels
     defocus_margin: tuple[float, float] = (0.08, 0.25)  # hull dilation kept sharp, in face widths
+    match_detail: float = 0.0  # probability per real/fake pair of blurring the sharper to the other's face detail
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.defocus <= 1.0:
             raise ValueError(f"defocus is a probability in [0, 1] (got {self.defocus}); e.g. 0.3, or 0 to turn it off")
+        if not 0.0 <= self.match_detail <= 1.0:
+            raise ValueError(f"match_detail is a probability in [0, 1] (got {self.match_detail}); e.g. 0.5, or 0 to turn it off")
 
 
 def augment_crop(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
@@ -123,3 +126,49 @@ def augment_batch_with_masks(
         out_i.append(a)
         out_m.append(np.ascontiguousarray(m[:, ::-1]) if flipped else m)
     return np.stack(out_i), np.stack(out_m)
+
+
+MATCH_SIGMAS = (0.3, 0.45, 0.6, 0.8, 1.0, 1.25, 1.6, 2.0, 2.5, 3.2, 4.0)
+
+
+def face_detail(img: np.ndarray, hull: np.ndarray) -> float:
+    """Laplacian variance of the grey crop inside its face hull (the whole crop if the hull is empty)."""
+    lap = cv2.Laplacian(cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_BGR2GRAY).astype(np.float32), cv2.CV_32F)
+    inside = hull > 127 if hull.dtype == np.uint8 else hull > 0.5
+    return float(lap[inside].var()) if inside.sum() >= 16 else float(lap.var())
+
+
+def blur_to_detail(img: np.ndarray, hull: np.ndarray, target: float) -> np.ndarray:
+    """The crop blurred by the smallest Gaussian (of ``MATCH_SIGMAS``) that brings its face detail
+    down to ``target`` (the largest when none does)."""
+    out = img
+    for sigma in MATCH_SIGMAS:
+        out = cv2.GaussianBlur(np.ascontiguousarray(img), (0, 0), sigma)
+        if face_detail(out, hull) <= target:
+            break
+    return out
+
+
+def match_detail(imgs: np.ndarray, labels: np.ndarray, hulls: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """Pair each real crop of the batch with a random fake one and, with probability ``p``, blur the
+    sharper of the two (the whole crop) down to the other's face detail.
+
+    Why: our fakes are softer than their reals (a decoder draws less detail than a camera), so a
+    detector learns "soft face = fake"; third-party fakes are often sharper than the reals beside
+    them, and any soft real upload gets flagged. Matched pairs carry no detail difference, so over
+    training the face's absolute sharpness says nothing about the label; what differs inside a crop
+    (a soft face in a sharp frame, a seam) is kept, because the whole crop is blurred.
+    """
+    reals, fakes = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
+    n = min(len(reals), len(fakes))
+    if n == 0 or p <= 0:
+        return imgs
+    out = imgs.copy()
+    for r, f in zip(rng.permutation(reals)[:n], rng.permutation(fakes)[:n], strict=True):
+        if rng.random() >= p:
+            continue
+        dr, df = face_detail(out[r], hulls[r]), face_detail(out[f], hulls[f])
+        sharp, target = (r, df) if dr > df else (f, dr)
+        if 0 < target < max(dr, df):
+            out[sharp] = blur_to_detail(out[sharp], hulls[sharp], target)
+    return out

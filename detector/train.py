@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from detector.augment import AugmentConfig, augment_batch, augment_batch_with_masks
+from detector.augment import AugmentConfig, augment_batch, augment_batch_with_masks, match_detail
 from detector.calibration import choose_threshold, make_calibrator
 from detector.curves import plot_curves
 from detector.data import CropData, CropSplit, load_crops
@@ -446,6 +446,10 @@ def train_detector(
     defocus = cfg.augment is not None and cfg.augment.defocus > 0
     if defocus and train.masks is None:
         raise ValueError("background defocus needs the face masks of the crops; rebuild the test set or pass --defocus 0")
+    matching = cfg.augment is not None and cfg.augment.match_detail > 0
+    if matching and train.masks is None:
+        raise ValueError("--match-detail measures detail inside the face masks of the crops; rebuild the test set "
+                         "or pass --match-detail 0")
     steps_per_epoch = cfg.steps_per_epoch or max(1, math.ceil(len(train) / cfg.batch_size))
     total_steps = steps_per_epoch * cfg.epochs
     last_ckpt = time.monotonic()
@@ -473,6 +477,10 @@ def train_detector(
             # a blend keeps its source's hull: the landmarks of a self-blended face do not move
             hulls = train.masks[plan.index[mine]] if spec.needs_mask or defocus else None
             masks = hulls if spec.needs_mask else None
+            if matching:  # before the degradations, which then fall on either class alike
+                # pairs are drawn within this rank's share of the batch (the whole batch on one process)
+                imgs = match_detail(imgs, labels, train.masks[plan.index[mine]],
+                                    np.random.default_rng(int(seeds[mine][0])), cfg.augment.match_detail)
             if seeds is not None:  # degradations come after the blend, as a platform's would
                 focus = _defocus_hulls(hulls, plan, labels, mine, cfg.augment)
                 imgs, masks, alpha = _augment_planes(imgs, masks, alpha, focus, cfg.augment, seeds[mine])

@@ -56,6 +56,10 @@ RECIPE_FLAGS: tuple[RecipeFlag, ...] = (
                "probability of blurring the background beyond the face hull of reals and their online "
                "self-blends (offline fakes keep theirs), so a face sharper than a defocused studio "
                "background is not taken as a sign of a real"),
+    RecipeFlag("--match-detail", "augment.match_detail", float, "P",
+               "probability per real/fake pair in a batch of blurring the sharper crop to the other's face "
+               "detail, so a face's absolute sharpness says nothing about its label (our fakes are softer than "
+               "their reals; other tools' fakes often are not); e.g. 0.5"),
     RecipeFlag("--init", "init", str, "PRETRAIN_DIR",
                "start the network's feature layers from a `fakescope detector pretrain` output (its head starts "
                "fresh); 'none' trains from scratch even when the --config recipe names one"),

@@ -97,3 +97,16 @@ def test_lr_on_the_command_line_overrides_the_recipes(tmp_path: Path) -> None:
     parser = build_parser()
     assert resolve_recipe(parser.parse_args(base))[1].lr == 2e-3
     assert resolve_recipe(parser.parse_args([*base, "--lr", "1e-4"]))[1].lr == 1e-4
+
+
+def test_match_detail_on_the_command_line_joins_the_recipes_augmentation(tmp_path: Path) -> None:
+    from fakescope.cli import build_parser
+    from fakescope.cli.detector import resolve_recipe
+
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps(recipe_json("meso4_contrast", TrainConfig())))
+    base = ["detector", "train", "--data", "ts", "--out", "o", "--config", str(recipe)]
+    parser = build_parser()
+    kept = resolve_recipe(parser.parse_args(base))[1].augment
+    got = resolve_recipe(parser.parse_args([*base, "--match-detail", "0.5"]))[1].augment
+    assert kept.match_detail == 0.0 and got.match_detail == 0.5 and got.jpeg_quality == kept.jpeg_quality

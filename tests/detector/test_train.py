@@ -7,6 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 import detector.train as train_mod
+from detector.augment import AugmentConfig
 from detector.io import load_model
 from detector.registry import create_detector
 from detector.train import TrainConfig, train_detector
@@ -252,7 +253,6 @@ def test_seam_loss_counts_only_samples_whose_seam_is_known():
 
 
 def test_defocus_is_applied_to_reals_and_online_blends_only():
-    from detector.augment import AugmentConfig
     from detector.sbi import BatchPlan
 
     hulls = np.full((4, 8, 8), 255, np.uint8)
@@ -325,3 +325,15 @@ def test_self_blends_alone_need_no_fake_in_the_train_split(small_set, tmp_path):
     run = json.loads((tmp_path / "sbi" / "run.json").read_text())
     assert run["counts"]["train"]["fake_videos"] == 0 and r is not None
     assert (tmp_path / "sbi" / "model.safetensors").is_file()
+
+
+def test_detail_matching_trains_and_needs_face_masks(small_set, tmp_path):
+    cfg = replace(FAST, epochs=1, augment=AugmentConfig(match_detail=1.0))
+    for f in (small_set / "crops").glob("*.npz"):  # crops of an old test set: no hull masks
+        with np.load(f) as z:
+            np.savez(f, images=z["images"], frames=z["frames"])
+    with pytest.raises(ValueError, match="match-detail"):
+        train_detector([small_set], "meso4", tmp_path / "nomask", cfg)
+    train_detector([with_face_masks(small_set)], "meso4", tmp_path / "run", cfg)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["config"]["augment"]["match_detail"] == 1.0 and (tmp_path / "run" / "model.safetensors").is_file()
