@@ -16,11 +16,19 @@ forensics.temporal). Printed per property: the median of each class and the AUC 
 means fake" with a bootstrap 95% interval (0.5: the property does not tell the classes apart; near
 0 or 1: it alone ranks them). With ``--testset``, the same for the reals and each fake method of
 that set's test split (``--per-method`` videos each), for comparison with our own fakes.
+
+With ``--reencode DIR`` every video of ``--data`` is also written to DIR scaled to ``--size`` px
+square and encoded alike (H.264 ``--crf``, no audio), with a manifest beside it, and profiled
+again: `fakescope audit --data DIR/manifest.csv` then scores the same videos with the encoding
+difference between the classes removed (what the sources themselves differ in stays).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import shutil
+import subprocess
 from collections import defaultdict
 from pathlib import Path
 
@@ -88,18 +96,46 @@ def _table(groups: dict[str, list[dict[str, float]]], real: str = "real") -> Non
         print(f"| {prop} | " + " | ".join(cells) + " |")
 
 
+def reencode(items: list[tuple[Path, str]], out: Path, size: int, crf: int) -> list[tuple[Path, str]]:
+    """Each video scaled to ``size`` x ``size`` and encoded at ``crf`` into ``out``, with a manifest."""
+    if shutil.which("ffmpeg") is None:
+        raise SystemExit("--reencode needs ffmpeg on the PATH")
+    out.mkdir(parents=True, exist_ok=True)
+    done = []
+    for i, (src, label) in enumerate(items):
+        dst = out / f"{i:03d}_{label}.mp4"
+        if not dst.is_file():
+            tmp = dst.with_suffix(".part.mp4")
+            subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-an", "-vf", f"scale={size}:{size}",
+                            "-c:v", "libx264", "-crf", str(crf), "-pix_fmt", "yuv420p", str(tmp)], check=True)
+            tmp.replace(dst)
+        done.append((dst, label))
+    with (out / "manifest.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "label", "source"])
+        w.writerows([d.name, label, str(src)] for (d, label), (src, _) in zip(done, items, strict=True))
+    return done
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("../shared/data/crossdataset/talking_heads/manifest.csv"),
                     help="a video manifest with path and label columns (paths relative to it)")
     ap.add_argument("--testset", type=Path, default=None, help="also profile this test set's test split")
     ap.add_argument("--per-method", type=int, default=20, help="with --testset: videos per method (and reals)")
+    ap.add_argument("--reencode", type=Path, default=None, metavar="DIR",
+                    help="also write every --data video re-encoded alike into DIR (with a manifest) and profile that")
+    ap.add_argument("--size", type=int, default=256, help="with --reencode: square frame size in px")
+    ap.add_argument("--crf", type=int, default=28, help="with --reencode: H.264 CRF")
     args = ap.parse_args()
 
     base = args.data.resolve().parent
     items = [(base / row["path"], "fake" if row["label"] == "fake" else "real") for row in read_manifest(args.data)]
     print(f"{args.data}: {sum(g == 'real' for _, g in items)} real, {sum(g == 'fake' for _, g in items)} fake videos")
     _table(_profiles(items))
+    if args.reencode is not None:
+        print(f"\nre-encoded alike ({args.size}x{args.size}, CRF {args.crf}) into {args.reencode}")
+        _table(_profiles(reencode(items, args.reencode, args.size, args.crf)))
 
     if args.testset is not None:
         rows = read_manifest(args.testset, require=("path", "label", "method", "split"))
