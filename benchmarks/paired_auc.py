@@ -39,6 +39,8 @@ def paired_difference(a: list[dict[str, tuple[int, float]]], b: list[dict[str, t
                       n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float, float, int]:
     """(difference, low, high, share <= 0, videos): mean AUC of ``a`` minus mean AUC of ``b``."""
     keys = sorted(set.intersection(*(set(d) for d in a + b)))
+    if not keys:
+        raise SystemExit("the scorers share no audited video: compare audits of the same files")
     y = np.array([a[0][k][0] for k in keys])
     sa = [np.array([d[k][1] for k in keys]) for d in a]
     sb = [np.array([d[k][1] for k in keys]) for d in b]
