@@ -131,7 +131,7 @@ def augment_batch_with_masks(
 MATCH_SIGMAS = (0.3, 0.45, 0.6, 0.8, 1.0, 1.25, 1.6, 2.0, 2.5, 3.2, 4.0)
 
 
-def face_detail(img: np.ndarray, hull: np.ndarray) -> float:
+def crop_detail(img: np.ndarray, hull: np.ndarray) -> float:
     """Laplacian variance of the grey crop inside its face hull (the whole crop if the hull is empty)."""
     lap = cv2.Laplacian(cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_BGR2GRAY).astype(np.float32), cv2.CV_32F)
     inside = hull > 127 if hull.dtype == np.uint8 else hull > 0.5
@@ -144,7 +144,7 @@ def blur_to_detail(img: np.ndarray, hull: np.ndarray, target: float) -> np.ndarr
     out = img
     for sigma in MATCH_SIGMAS:
         out = cv2.GaussianBlur(np.ascontiguousarray(img), (0, 0), sigma)
-        if face_detail(out, hull) <= target:
+        if crop_detail(out, hull) <= target:
             break
     return out
 
@@ -167,7 +167,7 @@ def match_detail(imgs: np.ndarray, labels: np.ndarray, hulls: np.ndarray, rng: n
     for r, f in zip(rng.permutation(reals)[:n], rng.permutation(fakes)[:n], strict=True):
         if rng.random() >= p:
             continue
-        dr, df = face_detail(out[r], hulls[r]), face_detail(out[f], hulls[f])
+        dr, df = crop_detail(out[r], hulls[r]), crop_detail(out[f], hulls[f])
         sharp, target = (r, df) if dr > df else (f, dr)
         if 0 < target < max(dr, df):
             out[sharp] = blur_to_detail(out[sharp], hulls[sharp], target)

@@ -82,7 +82,7 @@ def _textured(seed: int, sigma: float) -> np.ndarray:
 def test_matched_pairs_leave_no_detail_difference_between_real_and_fake():
     """A sharp real beside a soft fake (our generator's look) is blurred to the fake's detail; the
     soft one is never touched and a batch without both classes is left alone."""
-    from detector.augment import face_detail, match_detail
+    from detector.augment import crop_detail, match_detail
 
     hull = np.zeros((64, 64), np.uint8)
     hull[16:48, 16:48] = 255
@@ -90,15 +90,15 @@ def test_matched_pairs_leave_no_detail_difference_between_real_and_fake():
     labels = np.array([0, 1, 1, 0])
     hulls = np.stack([hull] * 4)
     out = match_detail(imgs, labels, hulls, np.random.default_rng(0), p=1.0)
-    soft = face_detail(imgs[1], hull)
+    soft = crop_detail(imgs[1], hull)
     for i in (0, 3):  # the sharp reals now hold about the fakes' detail, not more
-        assert 0.5 * soft < face_detail(out[i], hull) <= 1.05 * soft
+        assert 0.5 * soft < crop_detail(out[i], hull) <= 1.05 * soft
     assert np.array_equal(out[1], imgs[1]) and np.array_equal(out[2], imgs[2])
     assert np.array_equal(match_detail(imgs, np.zeros(4, int), hulls, np.random.default_rng(0), 1.0), imgs)
     assert np.array_equal(match_detail(imgs, labels, hulls, np.random.default_rng(0), 0.0), imgs)
     # and the other way round: a fake sharper than its real is blurred instead
     out = match_detail(imgs, 1 - labels, hulls, np.random.default_rng(0), p=1.0)
-    assert face_detail(out[0], hull) <= 1.05 * soft and np.array_equal(out[1], imgs[1])
+    assert crop_detail(out[0], hull) <= 1.05 * soft and np.array_equal(out[1], imgs[1])
 
 
 def test_match_detail_is_a_probability():
