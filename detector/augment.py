@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from generator.blend import laplacian_variance
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -132,10 +134,8 @@ MATCH_SIGMAS = (0.3, 0.45, 0.6, 0.8, 1.0, 1.25, 1.6, 2.0, 2.5, 3.2, 4.0)
 
 
 def crop_detail(img: np.ndarray, hull: np.ndarray) -> float:
-    """Laplacian variance of the grey crop inside its face hull (the whole crop if the hull is empty)."""
-    lap = cv2.Laplacian(cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_BGR2GRAY).astype(np.float32), cv2.CV_32F)
-    inside = hull > 127 if hull.dtype == np.uint8 else hull > 0.5
-    return float(lap[inside].var()) if inside.sum() >= 16 else float(lap.var())
+    """Laplacian variance of the crop inside its face hull (uint8 0-255 or float 0-1); 0 for an empty hull."""
+    return laplacian_variance(np.ascontiguousarray(img), hull > (127 if hull.dtype == np.uint8 else 0.5))
 
 
 def blur_to_detail(img: np.ndarray, hull: np.ndarray, target: float) -> np.ndarray:

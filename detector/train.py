@@ -475,12 +475,12 @@ def train_detector(
             else:
                 imgs, labels = materialize(train, plan, mine)
             # a blend keeps its source's hull: the landmarks of a self-blended face do not move
-            hulls = train.masks[plan.index[mine]] if spec.needs_mask or defocus else None
+            hulls = train.masks[plan.index[mine]] if spec.needs_mask or defocus or matching else None
             masks = hulls if spec.needs_mask else None
             if matching:  # before the degradations, which then fall on either class alike
                 # pairs are drawn within this rank's share of the batch (the whole batch on one process)
-                imgs = match_detail(imgs, labels, train.masks[plan.index[mine]],
-                                    np.random.default_rng(int(seeds[mine][0])), cfg.augment.match_detail)
+                imgs = match_detail(imgs, labels, hulls, np.random.default_rng(int(seeds[mine][0])),
+                                    cfg.augment.match_detail)
             if seeds is not None:  # degradations come after the blend, as a platform's would
                 focus = _defocus_hulls(hulls, plan, labels, mine, cfg.augment)
                 imgs, masks, alpha = _augment_planes(imgs, masks, alpha, focus, cfg.augment, seeds[mine])

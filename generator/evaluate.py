@@ -111,13 +111,18 @@ def identity_detail(sources: list[Path], max_faces: int = 40, size: int = DETAIL
     return float(np.median(_references(sources, max_faces, size)[1]))
 
 
-def face_detail(frame: np.ndarray, landmarks: np.ndarray, size: int = DETAIL_SIZE,
-                hull_of: np.ndarray | None = None) -> float:
-    """Laplacian variance of the face aligned on ``landmarks``, inside the hull of the face
-    aligned on ``hull_of`` (default: the same frame), at ``size`` px."""
+def face_detail(frame: np.ndarray, landmarks: np.ndarray, size: int = DETAIL_SIZE) -> float:
+    """Laplacian variance of the face aligned on ``landmarks``, inside its hull, at ``size`` px."""
     crop = align_face(frame, landmarks, size)
-    inside = (crop if hull_of is None else align_face(hull_of, landmarks, size)).mask > 0.5
-    return laplacian_variance(crop.image, inside)
+    return laplacian_variance(crop.image, crop.mask > 0.5)
+
+
+def face_details(frame_in: np.ndarray, frame_sw: np.ndarray, lm_in: np.ndarray, size: int = DETAIL_SIZE) -> tuple[float, float]:
+    """Detail of the input face and of the swapped one, both aligned on the input's landmarks (the
+    swap is pasted where the input face was) and measured inside the input's hull."""
+    a = align_face(frame_in, lm_in, size)
+    inside = a.mask > 0.5
+    return laplacian_variance(a.image, inside), laplacian_variance(align_face(frame_sw, lm_in, size).image, inside)
 
 
 def _read_references(sources: list[Path], max_faces: int, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -238,7 +243,7 @@ def evaluate_swap(
         if lm_sw is None:
             missing += 1
             continue
-        d_in, d_sw = face_detail(frame_in, lm_in, p.size), face_detail(frame_sw, lm_in, p.size, hull_of=frame_in)
+        d_in, d_sw = face_details(frame_in, frame_sw, lm_in, p.size)
         sharp.append(d_sw / d_in if d_in > 0 else 1.0)
         detail_in.append(d_in)
         detail_sw.append(d_sw)
@@ -274,10 +279,9 @@ def evaluate_swap(
 
 
 def face_sharpness_ratio(frame_in: np.ndarray, frame_sw: np.ndarray, lm_in: np.ndarray, size: int = DETAIL_SIZE) -> float:
-    """Laplacian variance of the swapped face over the input's, both aligned on the input's
-    landmarks (the swap is pasted where the input face was) and measured inside its hull."""
-    base = face_detail(frame_in, lm_in, size)
-    return face_detail(frame_sw, lm_in, size, hull_of=frame_in) / base if base > 0 else 1.0
+    """Detail of the swapped face over the input's (see :func:`face_details`)."""
+    base, swapped = face_details(frame_in, frame_sw, lm_in, size)
+    return swapped / base if base > 0 else 1.0
 
 
 def _mean(values: list[float]) -> float | None:
